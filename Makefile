@@ -1,0 +1,50 @@
+# Two commands from a fresh clone with only python3 (3.10+): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.synced-stamp
+# The compatibility leg: the newest Airflow 3.1.x next to the locked (newest 3.x) release.
+AIRFLOW_31 := 3.1.8
+VENV31 := .venv-airflow31
+
+.PHONY: venv test test-fast test-airflow31 lint format demo bench sandbox clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VERSION)"; }
+	$(UV) sync --frozen --python $(VENV)/bin/python
+	@touch $@
+
+test: $(STAMP)  ## the whole suite (PostgreSQL tests run when 127.0.0.1:5432 answers; under CI=true they must)
+	$(VENV)/bin/python -m pytest
+
+test-fast: $(STAMP)  ## unit tests only
+	$(VENV)/bin/python -m pytest -m "not integration"
+
+test-airflow31: $(STAMP)  ## the same suite against Airflow $(AIRFLOW_31)
+	@test -x $(VENV31)/bin/python || $(UV) venv -q --python $(VENV)/bin/python $(VENV31)
+	$(UV) pip install -q --python $(VENV31)/bin/python -e . --group dev "apache-airflow==$(AIRFLOW_31)"
+	$(VENV31)/bin/python -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+sandbox: $(STAMP)  ## run the local MTA sandbox on 127.0.0.1:8787
+	$(VENV)/bin/python -m airflow_provider_mta.sandbox --host 127.0.0.1 --port 8787
+
+demo: $(STAMP)
+	@echo "make demo arrives with the example DAGs (issue 7); for now try: make sandbox"
+
+bench: $(STAMP)
+	@echo "benchmarks arrive with bench/ (issue 8)"
+
+clean:
+	rm -rf $(VENV) $(VENV31) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,281 @@
+"""The one HTTP client for MTA: sync :class:`MtaClient` and async :class:`AsyncMtaClient` twins on httpx.
+
+Both share connection pooling, timeouts, retries (:mod:`.retry`), ``/send`` pacing (:mod:`.pacing`),
+``X-Request-Id`` handling and error mapping (:mod:`.errors`); only the I/O calls differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_mta import __version__
+from airflow_provider_mta.core.errors import (
+    MtaConfigError,
+    MtaConflictError,
+    MtaRateLimitError,
+    MtaTransportError,
+    error_from_response,
+)
+from airflow_provider_mta.core.idempotency import new_request_id
+from airflow_provider_mta.core.models import SendRequest, SendResult, VerifyResult
+from airflow_provider_mta.core.pacing import Pacer, RateLimit, shared_pacer
+from airflow_provider_mta.core.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from types import TracebackType
+
+log = logging.getLogger("airflow_provider_mta.client")
+
+DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_SEND_RATE_LIMIT = RateLimit(25, 15.0)
+SEND_PATH = "/send"
+VERIFY_PATH = "/auth/verify-api-key"
+
+
+class _ClientBase:
+    """Configuration and the I/O-free halves of every call, shared by the sync and async clients."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        send_rate_limit: RateLimit | str | None = DEFAULT_SEND_RATE_LIMIT,
+        pacer: Pacer | None = None,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise MtaConfigError("no MTA API key given")
+        base_url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise MtaConfigError(f"MTA base URL {base_url!r} must start with http:// or https://")
+        self._api_key = api_key.strip()
+        self.base_url = base_url
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        limit = RateLimit.parse(send_rate_limit)
+        fingerprint = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
+        self.send_pacer = pacer or (shared_pacer(base_url, fingerprint, limit) if limit else None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url + "/",
+            "timeout": self.timeout,
+            "headers": {
+                "Authorization": f"Bearer {self._api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"airflow-provider-mta/{__version__}",
+            },
+        }
+
+    @staticmethod
+    def _request_headers(request_id: str | None) -> dict[str, str]:
+        return {"X-Request-Id": request_id} if request_id else {}
+
+    def _describe(self, method: str, path: str) -> str:
+        return f"MTA {method} {path}"
+
+    def _transport_error(self, method: str, path: str, exc: httpx.TransportError) -> MtaTransportError:
+        kind = type(exc).__name__
+        detail = str(exc).replace(self._api_key, "***") or kind
+        return MtaTransportError(f"could not reach MTA at {self.base_url} ({method} {path}): {kind}: {detail}")
+
+    def _parse(self, response: httpx.Response, request_id: str | None) -> Any:
+        """Return the JSON body of a 2xx answer, or raise the mapped error."""
+        body = response.content.replace(self._api_key.encode(), b"***")
+        if response.is_success:
+            try:
+                return json.loads(body) if body.strip() else {}
+            except ValueError:
+                # A 2xx with a truncated or non-JSON body: we cannot know what happened, so the
+                # call is retried with the same X-Request-Id (a send that did go through comes back 409).
+                raise MtaTransportError(
+                    f"MTA answered HTTP {response.status_code} with a body that is not JSON "
+                    f"(requestId={request_id or 'n/a'})"
+                ) from None
+        error = error_from_response(
+            status_code=response.status_code,
+            body=body,
+            content_type=response.headers.get("content-type", ""),
+            retry_after_header=response.headers.get("retry-after"),
+            client_request_id=request_id,
+        )
+        if isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
+            self.send_pacer.pause_until_delay(error.retry_after)
+        raise error
+
+    @staticmethod
+    def _conflict_result(exc: MtaConflictError, request_id: str) -> SendResult:
+        log.warning("MTA already accepted X-Request-Id %s (409); nothing was sent again", request_id)
+        return SendResult.from_envelope(exc.body, request_id=request_id, already_sent=True)
+
+
+class MtaClient(_ClientBase):
+    """Blocking client. Use as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self._sleep = sleep
+        self._http = httpx.Client(transport=transport, **self._client_options())
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        paced: bool = False,
+    ) -> Any:
+        """One logical call with retries; the same ``request_id`` is sent on every attempt."""
+        retrying = Retrying(
+            sleep=self._sleep,
+            **self.retry.tenacity_kwargs(what=self._describe(method, path), request_id=request_id),
+        )
+        return retrying(self._attempt, method, path, json_body, params, request_id, paced)
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        params: dict[str, Any] | None,
+        request_id: str | None,
+        paced: bool,
+    ) -> Any:
+        if paced and self.send_pacer:
+            self.send_pacer.acquire()
+        try:
+            response = self._http.request(
+                method,
+                path.lstrip("/"),
+                json=json_body,
+                params=params,
+                headers=self._request_headers(request_id),
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(method, path, exc) from None
+        return self._parse(response, request_id)
+
+    def verify_api_key(self) -> VerifyResult:
+        """``GET /auth/verify-api-key``: the account behind the key, or :class:`MtaUnauthorizedError`."""
+        return VerifyResult.from_envelope(self.request("GET", VERIFY_PATH))
+
+    def send(self, request: SendRequest, *, request_id: str | None = None) -> SendResult:
+        """``POST /send``, paced and retried. A 409 for this request id returns ``already_sent=True``."""
+        request_id = request_id or new_request_id()
+        try:
+            envelope = self.request(
+                "POST", SEND_PATH, json_body=request.to_payload(), request_id=request_id, paced=True
+            )
+        except MtaConflictError as exc:
+            return self._conflict_result(exc, request_id)
+        return SendResult.from_envelope(envelope, request_id=request_id)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MtaClient:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+
+class AsyncMtaClient(_ClientBase):
+    """Async twin of :class:`MtaClient` (for triggers, async notifiers and async tasks)."""
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(transport=transport, **self._client_options())
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        paced: bool = False,
+    ) -> Any:
+        """One logical call with retries; the same ``request_id`` is sent on every attempt."""
+        kwargs = self.retry.tenacity_kwargs(what=self._describe(method, path), request_id=request_id)
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        retrying = AsyncRetrying(**kwargs)
+        return await retrying(self._attempt, method, path, json_body, params, request_id, paced)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        params: dict[str, Any] | None,
+        request_id: str | None,
+        paced: bool,
+    ) -> Any:
+        if paced and self.send_pacer:
+            await self.send_pacer.aacquire()
+        try:
+            response = await self._http.request(
+                method,
+                path.lstrip("/"),
+                json=json_body,
+                params=params,
+                headers=self._request_headers(request_id),
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(method, path, exc) from None
+        return self._parse(response, request_id)
+
+    async def verify_api_key(self) -> VerifyResult:
+        """``GET /auth/verify-api-key`` (async)."""
+        return VerifyResult.from_envelope(await self.request("GET", VERIFY_PATH))
+
+    async def send(self, request: SendRequest, *, request_id: str | None = None) -> SendResult:
+        """``POST /send`` (async), paced and retried; 409 returns ``already_sent=True``."""
+        request_id = request_id or new_request_id()
+        try:
+            envelope = await self.request(
+                "POST", SEND_PATH, json_body=request.to_payload(), request_id=request_id, paced=True
+            )
+        except MtaConflictError as exc:
+            return self._conflict_result(exc, request_id)
+        return SendResult.from_envelope(envelope, request_id=request_id)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncMtaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,178 @@
+"""Exceptions raised by the MTA client, mapped from MTA's error body ``{httpCode, type, name, message, requestId}``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+class MtaError(Exception):
+    """Base class of every error this provider raises."""
+
+
+class MtaConfigError(MtaError):
+    """The connection or client is configured wrongly (no API key, bad base URL, bad extra)."""
+
+
+class MtaValidationError(MtaError, ValueError):
+    """A request was rejected locally, before anything was sent. ``field`` names what is wrong."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MtaTransportError(MtaError):
+    """MTA could not be reached or did not answer (after retries)."""
+
+
+class MtaApiError(MtaError):
+    """MTA answered with an error status. The text carries status, MTA's message and requestId."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        message: str,
+        error_type: str | None = None,
+        name: str | None = None,
+        request_id: str | None = None,
+        reason: str | None = None,
+        retry_after: float | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.mta_message = message
+        self.error_type = error_type
+        self.name = name
+        self.request_id = request_id
+        self.reason = reason
+        self.retry_after = retry_after
+        self.body: Mapping[str, Any] = body or {}
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        label = self.name or self.error_type or type(self).__name__
+        text = f"MTA answered HTTP {self.status_code} ({label}): {self.mta_message}"
+        if self.reason:
+            text += f" [reason: {self.reason}]"
+        return text + f" (requestId={self.request_id or 'n/a'})"
+
+
+class MtaBadRequestError(MtaApiError):
+    """400: MTA rejected the request's content."""
+
+
+class MtaUnauthorizedError(MtaApiError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class MtaPaymentRequiredError(MtaApiError):
+    """402: insufficient credits or an expired trial."""
+
+
+class MtaForbiddenError(MtaApiError):
+    """403: the account may not do this (for example an unverified number sending free text)."""
+
+
+class MtaNotFoundError(MtaApiError):
+    """404: wrong URL or unknown resource (check the connection's base URL ends in /v3)."""
+
+
+class MtaConflictError(MtaApiError):
+    """409: a request with the same X-Request-Id was already accepted; nothing was sent again."""
+
+
+class MtaRateLimitError(MtaApiError):
+    """429: rate limited. ``retry_after`` holds MTA's Retry-After in seconds when given."""
+
+
+class MtaServerError(MtaApiError):
+    """5xx: MTA or a proxy in front of it failed; safe to retry with the same X-Request-Id."""
+
+
+_BY_STATUS: dict[int, type[MtaApiError]] = {
+    400: MtaBadRequestError,
+    401: MtaUnauthorizedError,
+    402: MtaPaymentRequiredError,
+    403: MtaForbiddenError,
+    404: MtaNotFoundError,
+    409: MtaConflictError,
+    429: MtaRateLimitError,
+}
+
+
+def error_class_for(status_code: int) -> type[MtaApiError]:
+    """Return the exception class for an HTTP status (5xx -> MtaServerError)."""
+    if status_code >= 500:
+        return MtaServerError
+    return _BY_STATUS.get(status_code, MtaApiError)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Parse a ``Retry-After`` header given in seconds; HTTP dates and junk give None."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+def _summarize_non_json(text: str, content_type: str) -> str:
+    title = _TITLE_RE.search(text)
+    snippet = title.group(1) if title else _TAG_RE.sub(" ", text)
+    snippet = " ".join(snippet.split())[:200]
+    kind = "an HTML page" if "html" in content_type.lower() or "<html" in text[:500].lower() else "a non-JSON body"
+    return f"{kind}: {snippet}" if snippet else f"{kind} (empty)"
+
+
+def error_from_response(
+    *,
+    status_code: int,
+    body: bytes,
+    content_type: str = "",
+    retry_after_header: str | None = None,
+    client_request_id: str | None = None,
+) -> MtaApiError:
+    """Build the right :class:`MtaApiError` from an HTTP error answer, JSON or not."""
+    parsed: Any = None
+    text = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    retry_after = parse_retry_after(retry_after_header)
+    cls = error_class_for(status_code)
+    if isinstance(parsed, dict):
+        message = parsed.get("message") or parsed.get("error") or "no message"
+        if not isinstance(message, str):
+            message = json.dumps(message)[:300]
+        return cls(
+            status_code=status_code,
+            message=message,
+            error_type=_str_or_none(parsed.get("type")),
+            name=_str_or_none(parsed.get("name")),
+            request_id=_str_or_none(parsed.get("requestId")) or client_request_id,
+            reason=_str_or_none(parsed.get("reason")),
+            retry_after=retry_after,
+            body=parsed,
+        )
+    return cls(
+        status_code=status_code,
+        message=f"unexpected {_summarize_non_json(text, content_type)}",
+        request_id=client_request_id,
+        retry_after=retry_after,
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

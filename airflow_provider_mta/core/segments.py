@@ -1,0 +1,76 @@
+"""Message parts and credits: GSM-7 vs UCS-2, per-part limits, SMS vs MMS credits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# GSM 03.38 basic character set (one septet each) and extension table (escape + char = two septets).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+SMS_CREDITS = 1
+MMS_CREDITS = 3
+MMS_MAX_CHARS = 1550
+_LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+
+@dataclass(frozen=True)
+class MessageCost:
+    """Encoding, length in code units, number of parts and credits of one message to one recipient."""
+
+    encoding: Encoding
+    units: int
+    parts: int
+    credits: int
+    is_mms: bool
+
+
+def encoding_of(text: str) -> Encoding:
+    """GSM-7 when every character is in the GSM basic or extension table, else UCS-2."""
+    return "GSM-7" if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text) else "UCS-2"
+
+
+def _char_units(char: str, encoding: Encoding) -> int:
+    if encoding == "GSM-7":
+        return 2 if char in GSM7_EXTENSION else 1
+    return 2 if ord(char) > 0xFFFF else 1  # UTF-16: astral characters (most emoji) are surrogate pairs
+
+
+def count_parts(text: str) -> tuple[Encoding, int, int]:
+    """Return ``(encoding, units, parts)``; a 2-unit character is never split across two parts."""
+    encoding = encoding_of(text)
+    units = [_char_units(c, encoding) for c in text]
+    total = sum(units)
+    single, multi = _LIMITS[encoding]
+    if total <= single:
+        return encoding, total, 1
+    parts, used = 1, 0
+    for size in units:
+        if used + size > multi:
+            parts, used = parts + 1, 0
+        used += size
+    return encoding, total, parts
+
+
+def estimate(text: str, *, is_mms: bool = False) -> MessageCost:
+    """Credits for one recipient: 1 per SMS part, or 3 for an MMS (up to 1550 characters)."""
+    encoding, units, parts = count_parts(text)
+    if is_mms:
+        return MessageCost(encoding, units, 1, MMS_CREDITS, True)
+    return MessageCost(encoding, units, parts, parts * SMS_CREDITS, False)
+
+
+def compose(message: str, *, header: str | None = None, footer: str | None = None) -> str:
+    """The text a phone receives: header + newline + message + space + footer (MTA's rule)."""
+    text = message
+    if header:
+        text = f"{header}\n{text}"
+    if footer:
+        text = f"{text} {footer}"
+    return text

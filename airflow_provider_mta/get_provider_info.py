@@ -1,0 +1,72 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_mta import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider: hooks, connection form, notifier, operators, sensors, triggers."""
+    return {
+        "package-name": "airflow-provider-mta",
+        "name": "Mobile Text Alerts",
+        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__ API.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Mobile Text Alerts",
+                "external-doc-url": "https://developers.mobile-text-alerts.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Mobile Text Alerts",
+                "python-modules": ["airflow_provider_mta.hooks.mta"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_mta.hooks.mta.MtaHook",
+                "hook-name": "Mobile Text Alerts",
+                "connection-type": "mta",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "relabeling": {"host": "Base URL", "password": "API Key"},
+                    "placeholders": {
+                        "host": "https://api.mobile-text-alerts.com/v3",
+                        "password": "your MTA API key",
+                        "timeout": "30",
+                        "max_retries": "5",
+                        "send_rate_limit": "25/15",
+                        "default_region": "US",
+                    },
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                        "description": "Optional. Seconds to wait for MTA to answer one request (default 30).",
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"]},
+                        "description": "Optional. Retries on 429, 5xx and network errors (default 5).",
+                    },
+                    "send_rate_limit": {
+                        "label": "Send rate limit",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. Client-side pacing of POST /send as N/SECONDS "
+                        "(default 25/15, MTA's documented limit; 0 turns pacing off).",
+                    },
+                    "default_region": {
+                        "label": "Default phone region",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,70 @@
+"""Shared fixtures: a throwaway AIRFLOW_HOME, the sandbox on a free loopback port, PostgreSQL when reachable."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Airflow reads its configuration at import time: point it at a throwaway home first.
+_HOME = Path(tempfile.mkdtemp(prefix="mta-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+
+API_KEY = "sandbox-key"
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _HOME
+
+
+def mta_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
+    """The JSON form of an ``mta`` connection, as in ``AIRFLOW_CONN_MTA_DEFAULT``."""
+    conn: dict[str, Any] = {"conn_type": "mta", "host": base_url, "password": api_key}
+    if extra:
+        conn["extra"] = extra
+    return json.dumps(conn)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Any]:
+    from airflow_provider_mta.sandbox.testing import SandboxServer
+
+    with SandboxServer(api_keys=(API_KEY,)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A clean sandbox, and ``mta_default`` pointing at it (a real connection from the environment)."""
+    sandbox_server.reset()
+    monkeypatch.setenv("AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(sandbox_server.base_url, send_rate_limit="0"))
+    return sandbox_server
+
+
+def _postgres_reachable(host: str = "127.0.0.1", port: int = 5432) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> str:
+    """PostgreSQL on 127.0.0.1:5432 (database ``test``). Skipped when absent, except under CI where it must exist."""
+    if not _postgres_reachable():
+        message = "PostgreSQL is not reachable on 127.0.0.1:5432"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}, and CI requires it")
+        pytest.skip(message)
+    return "postgresql://postgres@127.0.0.1:5432/test"

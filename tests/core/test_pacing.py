@@ -1,0 +1,100 @@
+"""The pacer keeps every window of W seconds at N sends or fewer, and honours a Retry-After pause."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from airflow_provider_mta.core.errors import MtaConfigError
+from airflow_provider_mta.core.pacing import Pacer, RateLimit, shared_pacer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [("25/15", RateLimit(25, 15.0)), ("3/0.5", RateLimit(3, 0.5)), ("0", None), ("", None), (None, None)],
+)
+def test_parse(text, limit):
+    assert RateLimit.parse(text) == limit
+
+
+@pytest.mark.parametrize("text", ["25", "a/b", "0/15", "5/0", "-1/3"])
+def test_parse_rejects_garbage(text):
+    with pytest.raises(MtaConfigError, match="rate limit"):
+        RateLimit.parse(text)
+
+
+def test_reserve_spaces_sends_into_a_sliding_window():
+    clock = FakeClock()
+    pacer = Pacer(RateLimit(3, 10.0), margin=0.0, clock=clock)
+    starts = []
+    for _ in range(7):
+        starts.append(clock.now + pacer.reserve())
+    assert starts == [1000.0, 1000.0, 1000.0, 1010.0, 1010.0, 1010.0, 1020.0]
+    # any window of 10 s holds at most 3 starts
+    for i in range(len(starts) - 3):
+        assert starts[i + 3] - starts[i] >= 10.0
+
+
+def test_reserve_does_not_wait_when_sends_are_slow_anyway():
+    clock = FakeClock()
+    pacer = Pacer(RateLimit(2, 1.0), margin=0.0, clock=clock)
+    for _ in range(5):
+        assert pacer.reserve() == 0.0
+        clock.now += 0.6
+
+
+def test_pause_holds_everyone():
+    clock = FakeClock()
+    pacer = Pacer(RateLimit(100, 1.0), clock=clock)
+    pacer.pause_until_delay(4.0)
+    assert pacer.reserve() == pytest.approx(4.0)
+    clock.now += 5
+    assert pacer.reserve() == 0.0
+
+
+def test_acquire_really_waits_and_is_thread_safe():
+    pacer = Pacer(RateLimit(4, 0.4), margin=0.0)
+    import time
+
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(3):
+            pacer.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps.sort()
+    assert len(stamps) == 12
+    for i in range(len(stamps) - 4):
+        assert stamps[i + 4] - stamps[i] >= 0.4 - 0.01
+
+
+async def test_aacquire_waits_without_blocking_the_loop():
+    pacer = Pacer(RateLimit(1, 0.2), margin=0.0)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    waited = [await pacer.aacquire() for _ in range(3)]
+    assert waited[0] == 0.0 and loop.time() - t0 >= 0.39
+
+
+def test_shared_pacer_is_one_per_scope_key_and_limit():
+    a = shared_pacer("http://x/v3", "k1", RateLimit(25, 15))
+    assert shared_pacer("http://x/v3", "k1", RateLimit(25, 15)) is a
+    assert shared_pacer("http://x/v3", "k2", RateLimit(25, 15)) is not a
