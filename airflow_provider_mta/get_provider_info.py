@@ -27,6 +27,13 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_mta.hooks.mta"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Mobile Text Alerts",
+                "python-modules": ["airflow_provider_mta.operators.send"],
+            }
+        ],
+        "notifications": ["airflow_provider_mta.notifications.mta.MtaNotifier"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_mta.hooks.mta.MtaHook",

@@ -1,0 +1,62 @@
+"""Credits estimate and per-recipient previews of a send, computed locally (nothing is sent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from airflow_provider_mta.core import liquid
+from airflow_provider_mta.core.masking import mask_recipient
+from airflow_provider_mta.core.segments import compose, estimate
+
+if TYPE_CHECKING:
+    from airflow_provider_mta.core.models import SendRequest
+
+
+@dataclass
+class Preview:
+    """What one (masked) recipient would receive."""
+
+    to: str
+    text: str
+    parts: int
+    credits: int
+    encoding: str
+
+
+@dataclass
+class SendEstimate:
+    """Totals for a send; ``recipients`` is None when MTA alone knows them (groups, all subscribers)."""
+
+    recipients: int | None
+    credits_per_recipient_max: int
+    credits: int | None
+    previews: list[Preview] = field(default_factory=list)
+
+
+def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
+    """Render each listed recipient's text (Liquid properties, header, footer) and count its credits.
+
+    For groups, subscriber ids, threads and all subscribers only the per-message cost is known.
+    """
+    message = request.message or ""
+    is_mms = request.sends_as_mms
+    shown: list[Preview] = []
+    if not request.subscribers:
+        text = compose(message, header=request.header, footer=request.footer)
+        cost = estimate(text, is_mms=is_mms)
+        shown.append(Preview("(each recipient)", text, cost.parts, cost.credits, cost.encoding))
+        count = len(request.subscriber_ids) if request.subscriber_ids else None
+        return SendEstimate(count, cost.credits, cost.credits * count if count else None, shown)
+    uses_liquid = bool(liquid.variables(message)) if message else False
+    total = worst = 0
+    for recipient in request.subscribers:
+        props = (request.properties or {}).get(recipient, {})
+        body = liquid.render(message, props) if uses_liquid else message
+        text = compose(body, header=request.header, footer=request.footer)
+        cost = estimate(text, is_mms=is_mms)
+        total += cost.credits
+        worst = max(worst, cost.credits)
+        if len(shown) < previews:
+            shown.append(Preview(mask_recipient(recipient), text, cost.parts, cost.credits, cost.encoding))
+    return SendEstimate(len(request.subscribers), worst, total, shown)

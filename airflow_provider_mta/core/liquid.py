@@ -1,0 +1,120 @@
+"""MTA's Liquid ``properties``: variables of a message, strict per-recipient rendering, and keeping
+Liquid expressions intact while Airflow's Jinja renders the same text (both write ``{{ name }}``).
+
+python-liquid is imported lazily, when a message is first parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_mta.core.errors import MtaValidationError
+from airflow_provider_mta.core.masking import mask_recipient
+
+if TYPE_CHECKING:
+    from liquid import BoundTemplate, Environment
+
+_EXPR_RE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+_TAG_RE = re.compile(r"\{%-?\s*(.*?)\s*-?%\}", re.DOTALL)
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    from liquid import Environment, StrictUndefined
+
+    return Environment(undefined=StrictUndefined)
+
+
+@lru_cache(maxsize=64)
+def parse(message: str) -> BoundTemplate:
+    """Parse a Liquid message once; a syntax error is an :class:`MtaValidationError` on ``message``."""
+    from liquid.exceptions import LiquidError
+
+    try:
+        return _environment().from_string(message)
+    except LiquidError as exc:
+        first_line = str(exc).splitlines()[0]
+        raise MtaValidationError(f"message: invalid Liquid template: {first_line}", field="message") from None
+
+
+def variables(message: str) -> list[str]:
+    """The top-level Liquid variables a message uses (``{{ first_name }}`` -> ``first_name``)."""
+    return [str(name) for name in parse(message).global_variables()]
+
+
+def render(message: str, properties: Mapping[str, Any]) -> str:
+    """Render for one recipient; an undefined variable raises instead of becoming an empty string."""
+    return str(parse(message).render(**properties))
+
+
+def check_properties(
+    message: str, recipients: Iterable[str], properties: Mapping[str, Mapping[str, Any]] | None, *, limit: int = 5
+) -> list[str]:
+    """Fail (naming recipients and variables) unless every recipient has every variable; return the variables."""
+    needed = variables(message)
+    if not needed:
+        return needed
+    props = properties or {}
+    missing: list[str] = []
+    count = 0
+    for recipient in recipients:
+        lacking = [v for v in needed if v not in props.get(recipient, {})]
+        if lacking:
+            count += 1
+            if len(missing) < limit:
+                missing.append(f"{mask_recipient(recipient)} lacks {', '.join(lacking)}")
+    if count:
+        more = f" and {count - limit} more recipient(s)" if count > limit else ""
+        raise MtaValidationError(
+            f"properties: the message uses {', '.join(needed)}, but {'; '.join(missing)}{more}", field="properties"
+        )
+    return needed
+
+
+def protect_liquid(
+    template: str, *, liquid_names: Collection[str], airflow_names: Collection[str]
+) -> tuple[str, dict[str, str]]:
+    """Hide Liquid expressions from Jinja: returns the protected text and placeholder -> original.
+
+    ``{{ x ... }}`` is kept for Liquid when ``x`` is a recipient property (properties win over context
+    names), left for Jinja when ``x`` is an Airflow context name, and is an error otherwise. ``{% %}``
+    tags are all kept for Liquid when any of them mentions a property, else all left for Jinja.
+    """
+    saved: dict[str, str] = {}
+
+    def keep(match: re.Match[str]) -> str:
+        token = f"__MTA_LIQUID_{len(saved)}__"
+        saved[token] = match.group(0)
+        return token
+
+    def expression(match: re.Match[str]) -> str:
+        root = _IDENT_RE.match(match.group(1))
+        if root is None:
+            return match.group(0)
+        name = root.group(0)
+        if name in liquid_names:
+            return keep(match)
+        if name in airflow_names or name in ("true", "false", "none", "True", "False", "None"):
+            return match.group(0)
+        known = ", ".join(sorted(liquid_names)) or "none given"
+        raise MtaValidationError(
+            f"message: {{{{ {name} }}}} is neither a recipient property ({known}) nor an Airflow context name",
+            field="message",
+        )
+
+    protected = _EXPR_RE.sub(expression, template)
+    tags = _TAG_RE.findall(protected)
+    if any(set(_IDENT_RE.findall(tag)) & set(liquid_names) for tag in tags):
+        protected = _TAG_RE.sub(keep, protected)
+    return protected, saved
+
+
+def restore_liquid(text: str, saved: Mapping[str, str]) -> str:
+    """Put back what :func:`protect_liquid` hid."""
+    for token, original in saved.items():
+        text = text.replace(token, original)
+    return text

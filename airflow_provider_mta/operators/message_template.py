@@ -1,0 +1,36 @@
+"""Render a message that mixes Airflow's Jinja (run-time context) with MTA's Liquid (recipient properties)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+def render_message(
+    message: str | None,
+    *,
+    context: Mapping[str, Any],
+    jinja_env: jinja2.Environment,
+    liquid_names: Collection[str],
+    template_ext: Sequence[str] = (),
+) -> str | None:
+    """Jinja-render ``message`` with the Airflow context, keeping Liquid property expressions intact.
+
+    ``{{ ds }}`` becomes the run's date; ``{{ first_name }}`` stays for MTA when ``first_name`` is a
+    recipient property; a name that is neither raises an error naming it. A ``.txt``/``.liquid`` path
+    (``template_ext``) is read through the DAG's template search path first.
+    """
+    from airflow_provider_mta.core.liquid import protect_liquid, restore_liquid
+
+    if not message:
+        return message
+    source = message
+    if template_ext and message.endswith(tuple(template_ext)) and jinja_env.loader is not None:
+        source = jinja_env.loader.get_source(jinja_env, message)[0]
+    airflow_names = set(context) | set(jinja_env.globals)
+    protected, saved = protect_liquid(source, liquid_names=liquid_names, airflow_names=airflow_names)
+    rendered = jinja_env.from_string(protected).render(**context)
+    return restore_liquid(rendered, saved)

@@ -1,0 +1,225 @@
+"""SendSmsOperator: one ``POST /send`` with every MTA field, templated, idempotent across retries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_mta.hooks.mta import MtaHook
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.sdk import Context
+
+    from airflow_provider_mta.core.models import SendRequest
+
+SEND_FIELDS = (
+    "subscribers",
+    "subscriber_ids",
+    "groups",
+    "thread_id",
+    "all_subscribers",
+    "message",
+    "image",
+    "template_id",
+    "link_id",
+    "is_mms",
+    "header",
+    "footer",
+    "longcode_id",
+    "sender_name",
+    "external_id",
+    "tags",
+    "properties",
+    "scheduled_date",
+    "repeat",
+)
+
+
+class SendSmsOperator(BaseOperator):
+    """
+    Send one SMS/MMS through Mobile Text Alerts' ``POST /send``.
+
+    Every MTA field is a keyword argument (snake_case). ``message`` may mix Airflow's Jinja
+    (``{{ ds }}``, ``{{ params.x }}``) with MTA's Liquid recipient ``properties`` (``{{ first_name }}``):
+    context names are rendered when the task runs, property names are left for MTA, and any other
+    name is an error. Phone numbers are normalized to E.164 and everything is validated before
+    sending. The ``X-Request-Id`` is derived from dag, task, run, map index and the request, so an
+    Airflow retry after a lost answer gets MTA's 409 and succeeds as "already sent".
+
+    :param subscribers: Phone numbers or emails. Exactly one kind of recipient may be given.
+    :param subscriber_ids: MTA subscriber ids.
+    :param groups: MTA group ids.
+    :param thread_id: Reply in this inbox thread.
+    :param all_subscribers: Send to every subscriber of the account.
+    :param message: Text (or a ``.txt``/``.liquid`` template file).
+    :param image: Public URL of an attachment (sends an MMS).
+    :param template_id: A saved MTA template; ``link_id`` when the template needs a link.
+    :param link_id: The link of a template that requires one.
+    :param is_mms: Force MMS (true) or SMS (false).
+    :param header: Text put before the message, followed by a newline.
+    :param footer: Text put after the message, after a space.
+    :param longcode_id: Dedicated number to send from.
+    :param sender_name: iMessage sender name.
+    :param external_id: Your id, echoed in MTA's webhooks.
+    :param tags: Text key/values attached to the message.
+    :param properties: Recipient -> {variable: value} for Liquid variables in ``message``.
+    :param scheduled_date: When MTA should send (ISO 8601, e.g. ``20250306T193000-0000``); passed through.
+    :param repeat: Repeat schedule of a scheduled send; passed through.
+    :param request_id: Your own ``X-Request-Id`` (wins over the derived one).
+    :param dry_run: Validate, preview and estimate credits; send nothing.
+    :param default_region: Region for numbers without ``+`` (default: the connection's, else ``US``).
+    :param mta_conn_id: The ``mta`` connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "message",
+        "subscribers",
+        "subscriber_ids",
+        "groups",
+        "properties",
+        "tags",
+        "external_id",
+        "scheduled_date",
+        "image",
+        "header",
+        "footer",
+        "sender_name",
+        "request_id",
+        "mta_conn_id",
+    )
+    template_ext: Sequence[str] = (".txt", ".liquid")
+    template_fields_renderers = {"properties": "json", "tags": "json"}
+    ui_color = "#7fd1b9"
+
+    def __init__(
+        self,
+        *,
+        subscribers: list[str | int] | str | None = None,
+        subscriber_ids: list[int] | None = None,
+        groups: list[int] | None = None,
+        thread_id: int | None = None,
+        all_subscribers: bool | None = None,
+        message: str | None = None,
+        image: str | None = None,
+        template_id: int | None = None,
+        link_id: int | None = None,
+        is_mms: bool | None = None,
+        header: str | None = None,
+        footer: str | None = None,
+        longcode_id: int | None = None,
+        sender_name: str | None = None,
+        external_id: str | int | None = None,
+        tags: dict[str, str] | None = None,
+        properties: dict[str, dict[str, Any]] | None = None,
+        scheduled_date: str | None = None,
+        repeat: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        dry_run: bool = False,
+        default_region: str | None = None,
+        mta_conn_id: str = MtaHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.subscribers = subscribers
+        self.subscriber_ids = subscriber_ids
+        self.groups = groups
+        self.thread_id = thread_id
+        self.all_subscribers = all_subscribers
+        self.message = message
+        self.image = image
+        self.template_id = template_id
+        self.link_id = link_id
+        self.is_mms = is_mms
+        self.header = header
+        self.footer = footer
+        self.longcode_id = longcode_id
+        self.sender_name = sender_name
+        self.external_id = external_id
+        self.tags = tags
+        self.properties = properties
+        self.scheduled_date = scheduled_date
+        self.repeat = repeat
+        self.request_id = request_id
+        self.dry_run_only = dry_run  # BaseOperator.dry_run() is a method
+        self.default_region = default_region
+        self.mta_conn_id = mta_conn_id
+
+    @cached_property
+    def hook(self) -> MtaHook:
+        """The MTA hook (built on first use, never at DAG parse)."""
+        return MtaHook(mta_conn_id=self.mta_conn_id, default_region=self.default_region)
+
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        """Render every field with Jinja, then ``message`` keeping recipient properties for Liquid."""
+        from airflow_provider_mta.operators.message_template import render_message
+
+        jinja_env = jinja_env or self.get_template_env()
+        others = [name for name in self.template_fields if name != "message"]
+        self._do_render_template_fields(self, others, context, jinja_env, set())
+        names = {name for props in (self.properties or {}).values() if isinstance(props, dict) for name in props}
+        self.message = render_message(
+            self.message, context=context, jinja_env=jinja_env, liquid_names=names, template_ext=self.template_ext
+        )
+
+    def build_request(self) -> SendRequest:
+        """Validate and normalize the rendered fields; errors name the field or recipient."""
+        from airflow_provider_mta.core import liquid
+
+        fields = {name: getattr(self, name) for name in SEND_FIELDS if getattr(self, name) is not None}
+        request = self.hook.build_request(**fields)
+        if request.message:
+            liquid.variables(request.message)  # a Liquid syntax error fails here, before sending
+            if request.subscribers:
+                liquid.check_properties(request.message, request.subscribers, request.properties)
+        return request
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_mta.core.estimate import estimate_send
+        from airflow_provider_mta.core.idempotency import derive_request_id
+
+        request = self.build_request()
+        estimate = estimate_send(request)
+        for preview in estimate.previews:
+            self.log.info(
+                "To %s: %d part(s) %s, %d credit(s): %r",
+                preview.to,
+                preview.parts,
+                preview.encoding,
+                preview.credits,
+                preview.text,
+            )
+        self.log.info(
+            "%s recipient(s), estimated %s credit(s)",
+            estimate.recipients if estimate.recipients is not None else "an unknown number of",
+            estimate.credits if estimate.credits is not None else f"{estimate.credits_per_recipient_max} per",
+        )
+        if self.dry_run_only:
+            self.log.info("dry_run=True: nothing was sent")
+            return {
+                "dry_run": True,
+                "recipients": estimate.recipients,
+                "credits": estimate.credits,
+                "previews": [{"to": p.to, "text": p.text, "parts": p.parts} for p in estimate.previews],
+            }
+        ti = context["ti"]
+        request_id = self.request_id or derive_request_id(
+            ti.dag_id, ti.task_id, ti.run_id, ti.map_index, request.to_payload()
+        )
+        result = self.hook.send(request, request_id=request_id)
+        if result.already_sent:
+            self.log.warning("Already sent by an earlier try (MTA answered 409 for %s); not sent again", request_id)
+        else:
+            self.log.info("MTA accepted message %s for %d recipient(s)", result.message_id, result.total_sent)
+        sent = result.total_sent or estimate.recipients or 0
+        return {
+            "message_id": result.message_id,
+            "outbound_ids": result.outbound_ids,
+            "total_sent": result.total_sent,
+            "credits": estimate.credits if estimate.credits is not None else estimate.credits_per_recipient_max * sent,
+            "request_id": request_id,
+            "already_sent": result.already_sent,
+        }
