@@ -124,12 +124,14 @@ def default_text(context: Any) -> str:
     text = f"Airflow {state_word}: {where}"
     if try_number:
         text += f" try {try_number}"
-    if run_id:
-        text += f" run {_clip(str(run_id), 40)}"
+    run = f" run {_clip(str(run_id), 40)}" if run_id else ""
     ti = context.get("ti") or context.get("task_instance")
-    url = getattr(ti, "log_url", None)
-    if url and len(text) + 1 + len(url) <= SMS_LIMIT:
-        text += f" {url}"
+    url = f" {ti.log_url}" if getattr(ti, "log_url", None) else ""
+    # The log link already names the run: prefer it, then the run id, when they fit in one SMS.
+    for candidate in (text + run + url, text + url, text + run):
+        if len(candidate) <= SMS_LIMIT:
+            text = candidate
+            break
     return _ascii(text)[:SMS_LIMIT]
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import jinja2
+from typing import Any
 
 
 def render_message(
@@ -23,6 +20,9 @@ def render_message(
     recipient property; a name that is neither raises an error naming it. A ``.txt``/``.liquid`` path
     (``template_ext``) is read through the DAG's template search path first.
     """
+    import jinja2
+
+    from airflow_provider_mta.core.errors import MtaValidationError
     from airflow_provider_mta.core.liquid import protect_liquid, restore_liquid
 
     if not message:
@@ -32,5 +32,8 @@ def render_message(
         source = jinja_env.loader.get_source(jinja_env, message)[0]
     airflow_names = set(context) | set(jinja_env.globals)
     protected, saved = protect_liquid(source, liquid_names=liquid_names, airflow_names=airflow_names)
-    rendered = jinja_env.from_string(protected).render(**context)
+    try:
+        rendered = jinja_env.from_string(protected).render(**context)
+    except jinja2.TemplateError as exc:
+        raise MtaValidationError(f"message: Airflow could not render it: {exc}", field="message") from None
     return restore_liquid(rendered, saved)
