@@ -22,8 +22,12 @@ TARGETS = {
     ),
 }
 OPTIONAL = {
-    "airflow_provider_mta.operators.send (SendSmsOperator)": "from airflow_provider_mta.operators.send import SendSmsOperator",
-    "airflow_provider_mta.notifications.mta (MtaNotifier)": "from airflow_provider_mta.notifications.mta import MtaNotifier",
+    "airflow_provider_mta.operators.send (SendSmsOperator)": (
+        "from airflow_provider_mta.operators.send import SendSmsOperator"
+    ),
+    "airflow_provider_mta.notifications.mta (MtaNotifier)": (
+        "from airflow_provider_mta.notifications.mta import MtaNotifier"
+    ),
 }
 PROBE = """
 import time, sys

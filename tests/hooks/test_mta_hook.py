@@ -48,7 +48,7 @@ def test_extras_configure_the_client_and_hook_arguments_win(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("extra", "text"), [({"timeout": "soon"}, "timeout/max_retries"), ({"send_rate_limit": "fast"}, "N/SECONDS")]
+    ("extra", "text"), [({"timeout": "soon"}, r"timeout/max_retries"), ({"send_rate_limit": "fast"}, r"N/SECONDS")]
 )
 def test_bad_extras_are_one_clear_error(monkeypatch, extra, text):
     use_conn(monkeypatch, "mta_x", mta_conn_json("http://127.0.0.1:1/v3", **extra))
@@ -91,7 +91,7 @@ def test_wrong_key_and_unreachable_host(sandbox, monkeypatch):
     ok, message = MtaHook(mta_conn_id="mta_wrong").test_connection()
     assert not ok and "HTTP 401" in message and "\n" not in message
     use_conn(monkeypatch, "mta_down", mta_conn_json("http://127.0.0.1:9/v3", max_retries=0))
-    with pytest.raises(MtaTransportError, match="could not reach MTA at http://127.0.0.1:9/v3"):
+    with pytest.raises(MtaTransportError, match=r"could not reach MTA at http://127\.0\.0\.1:9/v3"):
         MtaHook(mta_conn_id="mta_down").verify_api_key()
 
 

@@ -1,0 +1,70 @@
+"""``python -m airflow_provider_mta.sandbox``: run the local MTA-compatible server with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from airflow_provider_mta.core.errors import MtaConfigError
+from airflow_provider_mta.sandbox.settings import DEFAULT_API_KEY, Settings, is_loopback
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
+    """The settings and the uvicorn log level from the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_mta.sandbox", description="Local MTA-compatible SMS API sandbox."
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    add("--port", type=int, default=8787, help="port (default %(default)s)")
+    add("--api-key", action="append", dest="api_keys", metavar="KEY", help="accepted API key, repeatable")
+    add("--latency-ms", type=int, default=0, metavar="N", help="delay added to every /v3 request")
+    add("--send-rate-limit", default="25/15", metavar="N/SECONDS", help="per API key on /send; 0 = off")
+    add("--max-recipients", type=int, default=1000, metavar="N", help="per /send (default %(default)s)")
+    add("--delivery-delay-s", type=float, default=2.0, metavar="S", help="QUEUED to final status")
+    add("--db", default=None, metavar="PATH", help="SQLite ledger (default: a throwaway temp file)")
+    add("--log-level", default="info", help="uvicorn log level (default %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings(
+            host=args.host,
+            port=args.port,
+            api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
+            latency_ms=args.latency_ms,
+            send_rate_limit=args.send_rate_limit,
+            max_recipients=args.max_recipients,
+            delivery_delay_s=args.delivery_delay_s,
+            db_path=args.db,
+        )
+    except (ValueError, MtaConfigError) as exc:
+        parser.error(str(exc))
+    return settings, args.log_level
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import uvicorn
+
+    from airflow_provider_mta.sandbox.app import create_app
+
+    settings, log_level = parse_args(argv)
+    where = f"http://{settings.host}:{settings.port}"
+    ledger = settings.db_path or "(temp file)"
+    print(f"MTA sandbox: API {where}/v3, inbox {where}/, ledger {ledger}", flush=True)
+    if not is_loopback(settings.host):
+        print("Bound to a non-loopback host: /_sandbox/ routes need an API key as Bearer token.", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=3,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Admin routes under ``/_sandbox/`` (ledger, stats, reset, faults) and the inbox page at ``/``."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
+from airflow_provider_mta.sandbox.endpoint import Call, admin_endpoint, open_endpoint
+from airflow_provider_mta.sandbox.errors import ApiError
+from airflow_provider_mta.sandbox.inbox import render_inbox
+from airflow_provider_mta.sandbox.statuses import STATUS_NAMES, iso
+
+if TYPE_CHECKING:
+    from airflow_provider_mta.sandbox.store import MessageRow
+
+INBOX_LIMIT = 500
+
+
+def _recipient(value: str) -> str:
+    """Match ``?to=`` in E.164 when it parses as a number, else as given."""
+    try:
+        return normalize_recipient(value, region="US")
+    except InvalidRecipientError:
+        return value.strip()
+
+
+def _count(raw: str | None, name: str, default: int | None) -> int | None:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ApiError(400, f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def message_row(m: MessageRow, now: float) -> dict[str, Any]:
+    return {
+        "messageId": m.message_id,
+        "outboundId": m.outbound_id,
+        "to": m.recipient,
+        "text": m.text,
+        "parts": m.parts,
+        "credits": m.credits,
+        "type": m.type,
+        "status": STATUS_NAMES[m.timeline.status(now)],
+        "externalId": m.external_id,
+        "tags": m.tags or {},
+        "requestId": m.request_id,
+        "createdAt": iso(m.timeline.created_at),
+    }
+
+
+async def messages(call: Call) -> Response:
+    """Rows per recipient message, oldest first; filters ``to``, ``messageId``, ``requestId``, ``status``."""
+    params = call.request.query_params
+    to = params.get("to")
+    rows = call.sandbox.store.list_messages(
+        to=_recipient(to) if to else None,
+        message_id=params.get("messageId") or None,
+        request_id=params.get("requestId") or None,
+        limit=_count(params.get("limit"), "limit", None),
+        offset=_count(params.get("offset"), "offset", 0) or 0,
+    )
+    now = time.time()
+    out = [message_row(m, now) for m in rows]
+    status = params.get("status")
+    if status:
+        out = [row for row in out if row["status"] == status.upper()]
+    return JSONResponse(out)
+
+
+async def stats(call: Call) -> Response:
+    sandbox = call.sandbox
+    return JSONResponse(
+        {
+            **sandbox.stats.snapshot(),
+            "messages": sandbox.store.count_messages(),
+            "pendingFaults": sandbox.faults.pending(),
+        }
+    )
+
+
+async def reset(call: Call) -> Response:
+    call.sandbox.reset()
+    return JSONResponse({"message": "sandbox reset"})
+
+
+async def add_fault(call: Call) -> Response:
+    try:
+        body = await call.request.json()
+    except ValueError:
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, 'post {"fault": KIND, "count": N, "status": CODE}')
+    count, status = body.get("count", 1), body.get("status")
+    if not isinstance(count, int) or (status is not None and not isinstance(status, int)):
+        raise ApiError(400, "count and status must be integers")
+    try:
+        call.sandbox.faults.add(str(body.get("fault")), count, status)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    return JSONResponse({"pending": call.sandbox.faults.pending()})
+
+
+async def list_faults(call: Call) -> Response:
+    return JSONResponse({"pending": call.sandbox.faults.pending()})
+
+
+async def clear_faults(call: Call) -> Response:
+    call.sandbox.faults.clear()
+    return JSONResponse({"pending": []})
+
+
+async def inbox(call: Call) -> Response:
+    """The HTML inbox; on a non-loopback host the key may also be given as ``?key=`` (for browsers)."""
+    sandbox, params = call.sandbox, call.request.query_params
+    if call.api_key is None and sandbox.settings.admin_requires_key:
+        given = params.get("key", "").encode()
+        if not any(hmac.compare_digest(k.encode(), given) for k in sandbox.settings.api_keys):
+            return HTMLResponse("<h1>401: give ?key=API_KEY</h1>", status_code=401)
+    limit = min(_count(params.get("limit"), "limit", INBOX_LIMIT) or INBOX_LIMIT, 5000)
+    to = params.get("to")
+    rows = sandbox.store.list_messages(to=_recipient(to) if to else None, limit=limit, newest_first=True)
+    return HTMLResponse(render_inbox(rows, total=sandbox.store.count_messages()))
+
+
+ROUTES = [
+    Route("/", open_endpoint(inbox), methods=["GET"]),
+    Route("/_sandbox/messages", admin_endpoint(messages), methods=["GET"]),
+    Route("/_sandbox/stats", admin_endpoint(stats), methods=["GET"]),
+    Route("/_sandbox/reset", admin_endpoint(reset), methods=["POST"]),
+    Route("/_sandbox/faults", admin_endpoint(add_fault), methods=["POST"]),
+    Route("/_sandbox/faults", admin_endpoint(list_faults), methods=["GET"]),
+    Route("/_sandbox/faults", admin_endpoint(clear_faults), methods=["DELETE"]),
+]
