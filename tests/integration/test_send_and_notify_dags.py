@@ -39,7 +39,9 @@ def test_airflow_retry_after_committed_but_dropped_answer_texts_each_recipient_o
     result = run_dag("mta_it_retry", conn_extra={"max_retries": 0})
     assert result.succeeded, result.log[-4000:]
     counts = Counter(r["to"] for r in sandbox.messages())
-    assert counts == {"+13175551111": 1, "+13175552222": 1, "+13175553333": 1}
+    assert counts == {"+13175551111": 1, "+13175552222": 1, "+13175553333": 1, "+13175558888": 1}
+    (retry_page,) = sandbox.messages(to="+13175558888")
+    assert retry_page["text"].startswith("Airflow UP FOR RETRY: mta_it_retry.send try 1")
     assert "already sent" in result.log.lower()
     assert result.out is not None and result.out["already_sent"] is True
 

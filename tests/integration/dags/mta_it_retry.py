@@ -9,6 +9,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, task
 
+from airflow_provider_mta.notifications.mta import MtaNotifier
 from airflow_provider_mta.operators.send import SendSmsOperator
 
 with DAG("mta_it_retry", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False) as dag:
@@ -18,6 +19,7 @@ with DAG("mta_it_retry", schedule=None, start_date=pendulum.datetime(2025, 1, 1,
         message="Your order shipped",
         retries=2,
         retry_delay=timedelta(seconds=1),
+        on_retry_callback=MtaNotifier(subscribers=["+13175558888"]),
     )
 
     @task
