@@ -178,7 +178,7 @@ class MtaHook(BaseHook):
         from airflow_provider_mta.core.models import SendRequest
 
         if self._region is None:
-            self._options(self.get_connection(self.mta_conn_id))
+            self.client  # noqa: B018 - reading the connection once also sets the default region
         return SendRequest.build(region=self._region, **fields)
 
     def send_message(self, *, request_id: str | None = None, **fields: Any) -> SendResult:
@@ -192,9 +192,10 @@ class MtaHook(BaseHook):
         """Async twin of :meth:`send_message`."""
         from airflow_provider_mta.core.models import SendRequest
 
-        if self._region is None:
-            self._options(await self.aget_connection(self.mta_conn_id))
-        return await self.asend(SendRequest.build(region=self._region, **fields), request_id=request_id)
+        async with await self.aget_conn() as client:  # one async connection lookup, which sets the region
+            request = SendRequest.build(region=self._region, **fields)
+            self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(request), request_id or "random")
+            return await client.send(request, request_id=request_id)
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's and CLI's "Test": verify the API key once, without retries."""
