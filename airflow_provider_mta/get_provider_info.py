@@ -30,7 +30,7 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Mobile Text Alerts",
-                "python-modules": ["airflow_provider_mta.operators.send"],
+                "python-modules": ["airflow_provider_mta.operators.send", "airflow_provider_mta.operators.batch"],
             }
         ],
         "notifications": ["airflow_provider_mta.notifications.mta.MtaNotifier"],

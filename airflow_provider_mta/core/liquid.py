@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 _EXPR_RE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 _TAG_RE = re.compile(r"\{%-?\s*(.*?)\s*-?%\}", re.DOTALL)
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Liquid/Jinja words that are not variables.
+_KEYWORDS = frozenset(
+    """if elif else endif for endfor in unless endunless case when endcase assign capture endcapture and or not is
+    raw endraw comment endcomment break continue cycle increment decrement set endset true false none nil empty blank
+    limit offset reversed with include render""".split()  # noqa: SIM905
+)
 
 
 @lru_cache(maxsize=1)
@@ -76,12 +82,13 @@ def check_properties(
 
 
 def protect_liquid(
-    template: str, *, liquid_names: Collection[str], airflow_names: Collection[str]
+    template: str, *, liquid_names: Collection[str], airflow_names: Collection[str], unknown_to_liquid: bool = False
 ) -> tuple[str, dict[str, str]]:
     """Hide Liquid expressions from Jinja: returns the protected text and placeholder -> original.
 
     ``{{ x ... }}`` is kept for Liquid when ``x`` is a recipient property (properties win over context
-    names), left for Jinja when ``x`` is an Airflow context name, and is an error otherwise. ``{% %}``
+    names), left for Jinja when ``x`` is an Airflow context name, and is an error otherwise (or kept for
+    Liquid with ``unknown_to_liquid``, when the property names are only known later). ``{% %}``
     tags are all kept for Liquid when any of them mentions a property, else all left for Jinja.
     """
     saved: dict[str, str] = {}
@@ -100,6 +107,8 @@ def protect_liquid(
             return keep(match)
         if name in airflow_names or name in ("true", "false", "none", "True", "False", "None"):
             return match.group(0)
+        if unknown_to_liquid:
+            return keep(match)
         known = ", ".join(sorted(liquid_names)) or "none given"
         raise MtaValidationError(
             f"message: {{{{ {name} }}}} is neither a recipient property ({known}) nor an Airflow context name",
@@ -108,7 +117,13 @@ def protect_liquid(
 
     protected = _EXPR_RE.sub(expression, template)
     tags = _TAG_RE.findall(protected)
-    if any(set(_IDENT_RE.findall(tag)) & set(liquid_names) for tag in tags):
+
+    def liquid_tag(tag: str) -> bool:
+        names = set(_IDENT_RE.findall(tag))
+        unknown = names - _KEYWORDS - set(airflow_names) if unknown_to_liquid else set()
+        return bool(names & set(liquid_names) or unknown)
+
+    if any(liquid_tag(tag) for tag in tags):
         protected = _TAG_RE.sub(keep, protected)
     return protected, saved
 

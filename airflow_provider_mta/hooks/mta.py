@@ -170,6 +170,13 @@ class MtaHook(BaseHook):
         async with await self.aget_conn() as client:
             return await client.send(request, request_id=request_id)
 
+    @property
+    def region(self) -> str | None:
+        """Region for numbers without ``+``: the hook's ``default_region``, else the connection's extra."""
+        if self._region is None:
+            self.client  # noqa: B018 - reading the connection once sets the default region
+        return self._region
+
     def build_request(self, **fields: Any) -> SendRequest:
         """Validate ``/send`` fields (snake_case) and normalize phone numbers to E.164.
 

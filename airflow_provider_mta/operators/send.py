@@ -183,15 +183,9 @@ class SendSmsOperator(BaseOperator):
 
         request = self.build_request()
         estimate = estimate_send(request)
-        for preview in estimate.previews:
-            self.log.info(
-                "To %s: %d part(s) %s, %d credit(s): %r",
-                preview.to,
-                preview.parts,
-                preview.encoding,
-                preview.credits,
-                preview.text,
-            )
+        from airflow_provider_mta.operators.message_template import log_previews
+
+        log_previews(self.log, estimate.previews)
         self.log.info(
             "%s recipient(s), estimated %s credit(s)",
             estimate.recipients if estimate.recipients is not None else "an unknown number of",

@@ -1,0 +1,203 @@
+"""Validating a personalized batch before anything is sent: one streaming pass over the rows.
+
+Each row's recipient is normalized (E.164 or email), duplicates are merged (the first row wins),
+every Liquid variable must have a value (or a default), each recipient's text is rendered to count
+its parts and credits, and accepted recipients go to an on-disk :class:`RecipientSpool`. The
+fingerprint identifies exactly what will be sent, so a retry can tell whether its source changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_mta.core import liquid
+from airflow_provider_mta.core.errors import MtaValidationError
+from airflow_provider_mta.core.estimate import Preview
+from airflow_provider_mta.core.masking import mask_recipient
+from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
+from airflow_provider_mta.core.rows import ColumnMapping
+from airflow_provider_mta.core.segments import MMS_MAX_CHARS, compose, estimate
+from airflow_provider_mta.core.spool import RecipientSpool
+
+OnInvalid = Literal["fail", "skip"]
+PROGRESS_EVERY_ROWS = 50_000
+
+
+@dataclass
+class RowProblem:
+    """Why one source row (1-based) cannot be sent; the recipient is masked."""
+
+    row: int
+    recipient: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        who = f" ({self.recipient})" if self.recipient else ""
+        return f"row {self.row}{who}: {self.problem}"
+
+
+@dataclass
+class BatchPlan:
+    """What a batch will send: totals, a few previews, the spool of recipients and its fingerprint."""
+
+    spool: RecipientSpool
+    fingerprint: str
+    rows: int = 0
+    recipients: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    credits: int = 0
+    parts: int = 0
+    variables: list[str] = field(default_factory=list)
+    previews: list[Preview] = field(default_factory=list)
+    invalid_rows: list[RowProblem] = field(default_factory=list)
+    conflicting_duplicates: list[RowProblem] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def plan_batch(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    mapping: ColumnMapping,
+    message: str | None,
+    header: str | None = None,
+    footer: str | None = None,
+    is_mms: bool = False,
+    region: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    send_all_properties: bool = False,
+    on_invalid: OnInvalid = "fail",
+    identity: Any = None,
+    previews: int = 5,
+    report_limit: int = 5,
+    spool_dir: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> BatchPlan:
+    """Validate every row and spool the accepted recipients; raise before sending on any error.
+
+    ``on_invalid="fail"`` raises naming the first ``report_limit`` bad rows (and the count);
+    ``"skip"`` leaves them out and counts them. A recipient that lacks a variable the message uses
+    always fails (give it in ``defaults`` instead). Only the variables the message uses are kept as
+    properties, unless ``send_all_properties`` (a saved MTA template whose variables are unknown here).
+    """
+    if on_invalid not in ("fail", "skip"):
+        raise MtaValidationError(f"on_invalid: must be 'fail' or 'skip', not {on_invalid!r}", field="on_invalid")
+    needed = liquid.variables(message) if message else []
+    keep = None if send_all_properties else set(needed)
+    defaults = dict(defaults or {})
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    plan = BatchPlan(spool=RecipientSpool(directory=spool_dir), fingerprint="", variables=needed)
+    missing: list[RowProblem] = []
+    missing_count = 0
+    checked_columns = False
+    try:
+        for row_no, row in enumerate(rows, start=1):
+            plan.rows = row_no
+            if on_progress is not None and row_no % PROGRESS_EVERY_ROWS == 0:
+                on_progress(row_no)
+            if not checked_columns:
+                _check_columns(mapping, list(row.keys()), needed, defaults)
+                checked_columns = True
+            raw = row.get(mapping.phone_column)
+            try:
+                recipient = normalize_recipient(raw, region=region)
+            except InvalidRecipientError as exc:
+                plan.invalid += 1
+                if len(plan.invalid_rows) < report_limit:
+                    plan.invalid_rows.append(RowProblem(row_no, None, str(exc)))
+                continue
+            props = {**defaults, **mapping.properties(row)}
+            if keep is not None:
+                props = {k: v for k, v in props.items() if k in keep}
+            lacking = [v for v in needed if v not in props]
+            if lacking and plan.spool.props_of(recipient) is not None:
+                plan.duplicates += 1  # merged into an earlier row, so its gaps do not matter
+                continue
+            if lacking:
+                missing_count += 1
+                if len(missing) < report_limit:
+                    missing.append(RowProblem(row_no, mask_recipient(recipient), f"lacks {', '.join(lacking)}"))
+                continue
+            props_json = json.dumps(props, sort_keys=True, separators=(",", ":"))
+            first = plan.spool.add(recipient, row_no, props_json)
+            if first is not None:
+                plan.duplicates += 1
+                if plan.spool.props_of(recipient) != props_json and len(plan.conflicting_duplicates) < report_limit:
+                    problem = f"same recipient as row {first} with other properties; row {first} is kept"
+                    plan.conflicting_duplicates.append(RowProblem(row_no, mask_recipient(recipient), problem))
+                continue
+            text = compose(
+                _render(message, props, row_no, recipient) if needed else (message or ""), header=header, footer=footer
+            )
+            cost = estimate(text, is_mms=is_mms)
+            if is_mms and len(text) > MMS_MAX_CHARS:
+                raise MtaValidationError(
+                    f"message: row {row_no} ({mask_recipient(recipient)}) renders to {len(text)} characters; "
+                    f"an MMS allows {MMS_MAX_CHARS}",
+                    field="message",
+                )
+            plan.credits += cost.credits
+            plan.parts += cost.parts
+            digest.update(f"{recipient}\x1f{props_json}\x1e".encode())
+            if len(plan.previews) < previews:
+                plan.previews.append(Preview(mask_recipient(recipient), text, cost.parts, cost.credits, cost.encoding))
+        plan.spool.finish()
+        plan.recipients = plan.spool.count
+        plan.fingerprint = digest.hexdigest()
+        _raise_on_problems(plan, on_invalid, missing, missing_count, needed)
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def _check_columns(mapping: ColumnMapping, columns: list[str], needed: list[str], defaults: Mapping[str, Any]) -> None:
+    mapping.check_columns(columns)
+    available = set(mapping.property_names(columns)) | set(defaults)
+    unknown = [name for name in needed if name not in available]
+    if unknown:
+        raise MtaValidationError(
+            f"message: {', '.join('{{ ' + n + ' }}' for n in unknown)} is neither an Airflow context name nor a "
+            f"property of the rows ({', '.join(sorted(available)) or 'none'}); check the column names, "
+            "property_columns, rename_columns and defaults",
+            field="message",
+        )
+
+
+def _render(message: str | None, props: Mapping[str, Any], row_no: int, recipient: str) -> str:
+    try:
+        return liquid.render(message or "", props)
+    except Exception as exc:  # a Liquid filter or type error in this row's values
+        raise MtaValidationError(
+            f"message: row {row_no} ({mask_recipient(recipient)}) does not render: {str(exc).splitlines()[0]}",
+            field="message",
+        ) from None
+
+
+def _raise_on_problems(
+    plan: BatchPlan, on_invalid: OnInvalid, missing: list[RowProblem], missing_count: int, needed: list[str]
+) -> None:
+    if plan.invalid and on_invalid == "fail":
+        shown = "; ".join(str(p) for p in plan.invalid_rows)
+        more = f" and {plan.invalid - len(plan.invalid_rows)} more" if plan.invalid > len(plan.invalid_rows) else ""
+        raise MtaValidationError(
+            f"rows: {plan.invalid} of {plan.rows} row(s) have no valid recipient: {shown}{more}. "
+            "Nothing was sent; fix them or set on_invalid='skip'",
+            field="rows",
+        )
+    if missing_count:
+        shown = "; ".join(str(p) for p in missing)
+        more = f" and {missing_count - len(missing)} more" if missing_count > len(missing) else ""
+        raise MtaValidationError(
+            f"properties: the message uses {', '.join(needed)}, but {missing_count} recipient(s) lack a value: "
+            f"{shown}{more}. Nothing was sent; fill the column(s) or declare defaults={{...}}",
+            field="properties",
+        )
+    if plan.rows and not plan.recipients:
+        raise MtaValidationError(f"rows: none of the {plan.rows} row(s) has a valid recipient", field="rows")

@@ -1,0 +1,93 @@
+"""The batch checkpoint: which chunks of a batch MTA has confirmed, so a retry resumes instead of resending.
+
+It is written before the first chunk is sent (with the fingerprint of what will be sent) and after
+every confirmed chunk. Stored as JSON by an Airflow-side store (the task state store, or a Variable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from airflow_provider_mta.core.errors import MtaError
+
+VERSION = 1
+
+
+class CheckpointStore(Protocol):
+    """Where checkpoints live between tries of one task instance."""
+
+    description: str
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, value: dict[str, Any]) -> None: ...
+
+    def delete(self) -> None: ...
+
+
+class MtaSourceChangedError(MtaError):
+    """A retry found other rows (or another message) than the try that started sending."""
+
+
+@dataclass
+class Checkpoint:
+    """Progress of one batch. ``confirmed`` chunks (0..confirmed-1) are known to be with MTA."""
+
+    fingerprint: str
+    chunk_size: int
+    chunks: int
+    recipients: int
+    confirmed: int = 0
+    sent: int = 0
+    already_sent_chunks: int = 0
+    message_ids: list[str] = field(default_factory=list)
+    outbound_ids: list[int] | None = field(default_factory=list)
+    completed: bool = False
+    started_try: int | None = None
+    version: int = VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Any) -> Checkpoint | None:
+        """Parse a stored checkpoint; None when it is absent or of an unknown version."""
+        if not isinstance(value, dict) or value.get("version") != VERSION:
+            return None
+        known = {k: value[k] for k in cls.__dataclass_fields__ if k in value}
+        try:
+            return cls(**known)
+        except TypeError:
+            return None
+
+    def record(
+        self, *, sent: int, message_id: str | None, outbound_ids: list[int], already: bool, keep_ids: int
+    ) -> None:
+        """Mark the next chunk confirmed; outbound ids are kept until there are more than ``keep_ids``."""
+        self.confirmed += 1
+        self.sent += sent
+        self.already_sent_chunks += int(already)
+        if message_id:
+            self.message_ids.append(message_id)
+        if self.outbound_ids is not None:
+            if already and not outbound_ids and sent:
+                self.outbound_ids = None  # MTA's 409 did not say which ids: the list would be incomplete
+            elif len(self.outbound_ids) + len(outbound_ids) > keep_ids:
+                self.outbound_ids = None
+            else:
+                self.outbound_ids.extend(outbound_ids)
+
+
+def resume_point(stored: Checkpoint | None, *, fingerprint: str, store: CheckpointStore) -> Checkpoint | None:
+    """The checkpoint to resume from, or None to start fresh; raise if the source changed."""
+    if stored is None:
+        return None
+    if stored.fingerprint != fingerprint:
+        raise MtaSourceChangedError(
+            f"The rows or message differ from those of the earlier try (try {stored.started_try}), which had "
+            f"confirmed {stored.confirmed} of {stored.chunks} chunk(s) ({stored.sent} recipient(s)) with MTA. "
+            "Not guessing who still needs a text, so nothing was sent. If the rows really changed and you "
+            f"want to send again, delete the checkpoint ({store.description}) and clear the task, or start a new run."
+        )
+    return stored
