@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -39,10 +41,18 @@ class DagRunResult:
 
 @pytest.fixture
 def run_dag(airflow_db: Path, sandbox: Any, tmp_path: Path) -> Callable[..., DagRunResult]:
-    """Run ``airflow dags test DAG_ID`` with ``mta_default`` on the sandbox; returns log and the DAG's output file."""
+    """Run ``airflow dags test DAG_ID`` with ``mta_default`` on the sandbox; returns log and the DAG's output file.
+
+    ``while_running(proc)`` is called while the DAG runs (e.g. to kill the task's process).
+    """
 
     def run(
-        dag_id: str, *, conn_extra: dict[str, Any] | None = None, env: dict[str, str] | None = None
+        dag_id: str,
+        *,
+        conn_extra: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        while_running: Callable[[subprocess.Popen[str]], None] | None = None,
+        args: tuple[str, ...] = (),
     ) -> DagRunResult:
         out_file = tmp_path / f"{dag_id}.json"
         full_env = {
@@ -53,10 +63,26 @@ def run_dag(airflow_db: Path, sandbox: Any, tmp_path: Path) -> Callable[..., Dag
             "MTA_IT_OUT": str(out_file),
             **(env or {}),
         }
-        proc = subprocess.run(
-            [AIRFLOW, "dags", "test", dag_id], env=full_env, capture_output=True, text=True, timeout=600
-        )
+        log_file = tmp_path / f"{dag_id}.log"
+        with (
+            log_file.open("w") as log,
+            subprocess.Popen(
+                [AIRFLOW, "dags", "test", dag_id, *args],
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            ) as proc,
+        ):
+            try:
+                if while_running is not None:
+                    while_running(proc)
+                proc.wait(timeout=600)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # executor workers too
         out = json.loads(out_file.read_text()) if out_file.exists() else None
-        return DagRunResult(proc.returncode, proc.stdout + proc.stderr, out)
+        return DagRunResult(proc.returncode, log_file.read_text(), out)
 
     return run
