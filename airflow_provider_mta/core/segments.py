@@ -31,9 +31,12 @@ class MessageCost:
     is_mms: bool
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def encoding_of(text: str) -> Encoding:
     """GSM-7 when every character is in the GSM basic or extension table, else UCS-2."""
-    return "GSM-7" if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text) else "UCS-2"
+    return "GSM-7" if GSM7_ALL.issuperset(text) else "UCS-2"
 
 
 def _char_units(char: str, encoding: Encoding) -> int:
@@ -45,11 +48,14 @@ def _char_units(char: str, encoding: Encoding) -> int:
 def count_parts(text: str) -> tuple[Encoding, int, int]:
     """Return ``(encoding, units, parts)``; a 2-unit character is never split across two parts."""
     encoding = encoding_of(text)
-    units = [_char_units(c, encoding) for c in text]
-    total = sum(units)
+    if encoding == "GSM-7":
+        total = len(text) + sum(text.count(c) for c in GSM7_EXTENSION if c in text)
+    else:
+        total = len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
     single, multi = _LIMITS[encoding]
     if total <= single:
         return encoding, total, 1
+    units = [_char_units(c, encoding) for c in text]
     parts, used = 1, 0
     for size in units:
         if used + size > multi:
