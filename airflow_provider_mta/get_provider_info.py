@@ -34,6 +34,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": ["airflow_provider_mta.notifications.mta.MtaNotifier"],
+        "sensors": [
+            {"integration-name": "Mobile Text Alerts", "python-modules": ["airflow_provider_mta.sensors.delivery"]}
+        ],
+        "triggers": [
+            {"integration-name": "Mobile Text Alerts", "python-modules": ["airflow_provider_mta.triggers.delivery"]}
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_mta.hooks.mta.MtaHook",

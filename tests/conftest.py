@@ -44,12 +44,17 @@ def sandbox_server() -> Iterator[Any]:
         yield server
 
 
+def use_sandbox(server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Reset ``server`` and point ``mta_default`` at it (a real connection from the environment)."""
+    server.reset()
+    monkeypatch.setenv("AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(server.base_url, send_rate_limit="0"))
+    return server
+
+
 @pytest.fixture
 def sandbox(sandbox_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A clean sandbox, and ``mta_default`` pointing at it (a real connection from the environment)."""
-    sandbox_server.reset()
-    monkeypatch.setenv("AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(sandbox_server.base_url, send_rate_limit="0"))
-    return sandbox_server
+    """A clean sandbox, and ``mta_default`` pointing at it."""
+    return use_sandbox(sandbox_server, monkeypatch)
 
 
 def _postgres_reachable(host: str = "127.0.0.1", port: int = 5432) -> bool:

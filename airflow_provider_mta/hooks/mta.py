@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from airflow.sdk import Connection
 
     from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+    from airflow_provider_mta.core.delivery import DeliveryPage, DeliveryRecord
     from airflow_provider_mta.core.models import SendRequest, SendResult, VerifyResult
 
 DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
@@ -60,10 +64,15 @@ class MtaHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Legacy form customisation (the same data is declared in ``get_provider_info``)."""
+        """Legacy form customisation (the same data is declared in ``get_provider_info``).
+
+        Airflow 3.1 reads the form only from this method, with snake_case keys (``hidden_fields``,
+        ``relabeling``, ``placeholders``); the provider-info declaration uses kebab-case.
+        """
         from airflow_provider_mta.get_provider_info import get_provider_info
 
-        return dict(get_provider_info()["connection-types"][0]["ui-field-behaviour"])
+        behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+        return {key.replace("-", "_"): value for key, value in behaviour.items()}
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -78,7 +87,10 @@ class MtaHook(BaseHook):
 
         fields = get_provider_info()["connection-types"][0]["conn-fields"]
         return {
-            name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget()) for name, spec in fields.items()
+            name: StringField(
+                lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=lazy_gettext(spec["description"])
+            )
+            for name, spec in fields.items()
         }
 
     # -- configuration --------------------------------------------------------------------------
@@ -203,6 +215,55 @@ class MtaHook(BaseHook):
             request = SendRequest.build(region=self._region, **fields)
             self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(request), request_id or "random")
             return await client.send(request, request_id=request_id)
+
+    # -- delivery -------------------------------------------------------------------------------
+
+    def get_delivery_report(self, outbound_id: int) -> DeliveryRecord:
+        """``GET /sent-messages/{outboundId}/delivery-report``: the current status (recipient masked)."""
+        from airflow_provider_mta.core.delivery import parse_report, report_path
+
+        return parse_report(self.client.request("GET", report_path(outbound_id)), outbound_id=int(outbound_id))
+
+    async def aget_delivery_report(self, outbound_id: int, *, client: AsyncMtaClient | None = None) -> DeliveryRecord:
+        """Async twin of :meth:`get_delivery_report`; pass an open ``client`` to reuse it."""
+        from airflow_provider_mta.core.delivery import parse_report, report_path
+
+        async with self._async_client(client) as c:
+            envelope = await c.request("GET", report_path(outbound_id))
+        return parse_report(envelope, outbound_id=int(outbound_id))
+
+    def list_deliveries(
+        self, *, message_id: str | None = None, page: int = 1, page_size: int = 1000, status: str | None = None
+    ) -> DeliveryPage:
+        """One page of ``GET /deliveries`` (latest status per recipient message), optionally of one send."""
+        from airflow_provider_mta.core.delivery import DELIVERIES_PATH, deliveries_params, parse_page
+
+        params = deliveries_params(message_id=message_id, page=page, page_size=page_size, status=status)
+        return parse_page(self.client.request("GET", DELIVERIES_PATH, params=params))
+
+    async def alist_deliveries(
+        self,
+        *,
+        message_id: str | None = None,
+        page: int = 1,
+        page_size: int = 1000,
+        status: str | None = None,
+        client: AsyncMtaClient | None = None,
+    ) -> DeliveryPage:
+        """Async twin of :meth:`list_deliveries`; pass an open ``client`` to reuse it."""
+        from airflow_provider_mta.core.delivery import DELIVERIES_PATH, deliveries_params, parse_page
+
+        params = deliveries_params(message_id=message_id, page=page, page_size=page_size, status=status)
+        async with self._async_client(client) as c:
+            return parse_page(await c.request("GET", DELIVERIES_PATH, params=params))
+
+    @contextlib.asynccontextmanager
+    async def _async_client(self, client: AsyncMtaClient | None) -> AsyncIterator[AsyncMtaClient]:
+        if client is not None:
+            yield client
+            return
+        async with await self.aget_conn() as own:
+            yield own
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's and CLI's "Test": verify the API key once, without retries."""

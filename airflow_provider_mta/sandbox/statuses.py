@@ -5,28 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from airflow_provider_mta.core.delivery import STATUS_NAMES as _CORE_STATUS_NAMES
+
 SCHEDULED = 0  # sandbox extension: a scheduled send that is not yet due
 QUEUED = 1
 SENDING = 2
 SENT = 3
 DELIVERED = 4
 
-STATUS_NAMES: dict[int, str] = {
-    SCHEDULED: "SCHEDULED",
-    QUEUED: "QUEUED",
-    SENDING: "SENDING",
-    SENT: "SENT",
-    DELIVERED: "DELIVERED",
-    5: "SENDING_FAILED",
-    6: "DELIVERY_FAILED",
-    7: "DELIVERY_UNCONFIRMED",
-    8: "DELIVERY_REJECTED",
-    9: "UNDELIVERED",
-    10: "INVALID_NUMBER",
-    11: "STOPPED_NUMBER",
-    12: "LANDLINE",
-    13: "SEND_REJECTED",
-}
+STATUS_NAMES = _CORE_STATUS_NAMES  # one table, shared with the provider's delivery parsing
 
 # ``filters[status]`` words of GET /deliveries -> numeric statuses ("scheduled" is a sandbox extension).
 STATUS_WORDS: dict[str, tuple[int, ...]] = {

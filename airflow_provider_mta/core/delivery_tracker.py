@@ -1,0 +1,307 @@
+"""What a delivery sensor watches, and which requests one check makes (sans I/O, shared by sensor and trigger).
+
+A check is a short list of requests: with message ids, ``GET /deliveries?filters[messageId]=...``
+page by page (one request per page of up to 1,000 rows, however many outbound ids); with outbound
+ids only, one ``GET /sent-messages/{id}/delivery-report`` per message that is not final yet. The
+caller does the I/O::
+
+    tracker.start_check()
+    while (request := tracker.next_request()) is not None:
+        tracker.feed(request, answer_of(request))  # a DeliveryPage or a DeliveryRecord
+    summary = tracker.summary(rule)
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from airflow_provider_mta.core.delivery import (
+    MAX_PAGE_SIZE,
+    DeliveryPage,
+    DeliveryRecord,
+    DeliveryRule,
+    Outcome,
+    summarize,
+)
+from airflow_provider_mta.core.errors import MtaValidationError
+
+log = logging.getLogger("airflow_provider_mta.delivery")
+
+MAX_PAGES_PER_MESSAGE = 100
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """The messages to watch: outbound ids (None: not known), message ids, how many recipients to expect."""
+
+    outbound_ids: tuple[int, ...] | None
+    message_ids: tuple[str, ...] = ()
+    expected: int | None = None
+    dry_run: bool = False
+
+    @property
+    def nothing_sent(self) -> bool:
+        """A dry run, or a send that reached nobody: there is nothing to wait for."""
+        if self.dry_run:
+            return True
+        if self.outbound_ids is not None:
+            return not self.outbound_ids
+        return self.expected == 0
+
+    def describe(self) -> str:
+        if self.outbound_ids is not None:
+            ids = f"{len(self.outbound_ids)} outbound id(s)"
+        else:
+            ids = f"{self.expected if self.expected is not None else 'all'} recipient(s)"
+        return ids + (f" of {len(self.message_ids)} message id(s)" if self.message_ids else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outbound_ids": list(self.outbound_ids) if self.outbound_ids is not None else None,
+            "message_ids": list(self.message_ids),
+            "expected": self.expected,
+        }
+
+    @classmethod
+    def from_inputs(
+        cls,
+        *,
+        send_result: Any = None,
+        outbound_ids: Any = None,
+        message_ids: Any = None,
+    ) -> DeliveryTarget:
+        """From ``send_result`` (the XCom of SendSmsOperator or BatchPersonalizedSmsOperator, or a list of
+        them) or from explicit ``outbound_ids`` and/or ``message_ids``."""
+        explicit = outbound_ids is not None or message_ids is not None
+        if send_result is not None and explicit:
+            raise MtaValidationError(
+                "give either send_result or outbound_ids/message_ids, not both", field="send_result"
+            )
+        if send_result is not None:
+            return _from_results(_as_results(send_result))
+        if not explicit:
+            raise MtaValidationError(
+                "nothing to watch: give send_result (an operator's XCom) or outbound_ids/message_ids",
+                field="send_result",
+            )
+        oids = _outbound_ids(outbound_ids) if outbound_ids is not None else None
+        mids = _message_ids(message_ids) if message_ids is not None else ()
+        if oids is None and not mids:
+            raise MtaValidationError("message_ids is empty and no outbound_ids were given", field="message_ids")
+        return cls(outbound_ids=oids, message_ids=mids, expected=len(oids) if oids is not None else None)
+
+
+def _as_results(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, str):
+        value = _parse_text(value)
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        results = list(value)
+        if all(isinstance(r, Mapping) for r in results):
+            return results
+    raise MtaValidationError(
+        f"send_result must be the XCom dict of SendSmsOperator or BatchPersonalizedSmsOperator "
+        f"(or a list of them), not {type(value).__name__}",
+        field="send_result",
+    )
+
+
+def _parse_text(text: str) -> Any:
+    """A send result rendered to text by a Jinja template: JSON or a Python literal."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        raise MtaValidationError(
+            "send_result is text that is neither JSON nor a Python literal; pass the XComArg "
+            "(send_result=send_task.output) instead of a Jinja string",
+            field="send_result",
+        ) from None
+
+
+def _from_results(results: list[Mapping[str, Any]]) -> DeliveryTarget:
+    live = [r for r in results if not r.get("dry_run")]
+    if not live:
+        return DeliveryTarget(outbound_ids=(), dry_run=True)
+    message_ids: list[str] = []
+    outbound: list[int] | None = []
+    expected: int | None = 0
+    for result in live:
+        raw_mids = result.get("message_ids")
+        if isinstance(raw_mids, (list, tuple)):
+            message_ids += _message_ids(raw_mids)
+        elif result.get("message_id"):
+            message_ids.append(str(result["message_id"]))
+        count = result.get("total_sent") if "total_sent" in result else result.get("sent")
+        count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        expected = expected + count if expected is not None and count is not None else None
+        ids = result.get("outbound_ids")
+        if isinstance(ids, (list, tuple)) and (ids or count == 0):
+            outbound = outbound + list(_outbound_ids(ids)) if outbound is not None else None
+        else:  # None (too many to keep in XCom) or an empty list for recipients that were sent
+            outbound = None
+    oids = tuple(dict.fromkeys(outbound)) if outbound is not None else None
+    target = DeliveryTarget(outbound_ids=oids, message_ids=tuple(dict.fromkeys(message_ids)), expected=expected)
+    if not target.nothing_sent and oids is None and not target.message_ids:
+        raise MtaValidationError(
+            "send_result names neither outbound_ids nor message_ids, so there is nothing to look up "
+            "(was it an 'already sent' answer without the original ids?)",
+            field="send_result",
+        )
+    return target
+
+
+def _outbound_ids(value: Any) -> tuple[int, ...]:
+    items = [value] if isinstance(value, (int, str)) else list(value)
+    out: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        if isinstance(item, bool) or not text.isdigit():
+            raise MtaValidationError(f"outbound id {item!r} is not a positive integer", field="outbound_ids")
+        out.append(int(text))
+    return tuple(dict.fromkeys(out))
+
+
+def _message_ids(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(str(i).strip() for i in items if i is not None and str(i).strip()))
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """``GET /deliveries?filters[messageId]=message_id&page=page&pageSize=page_size``."""
+
+    message_id: str
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """``GET /sent-messages/{outbound_id}/delivery-report``."""
+
+    outbound_id: int
+
+
+Request: TypeAlias = "PageRequest | ReportRequest"
+
+
+class DeliveryTracker:
+    """The latest status of every watched message, kept across checks; plans each check's requests."""
+
+    def __init__(self, target: DeliveryTarget, *, page_size: int = MAX_PAGE_SIZE) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise MtaValidationError(f"page_size must be 1..{MAX_PAGE_SIZE}", field="page_size")
+        self.target = target
+        self.page_size = page_size
+        self._wanted = set(target.outbound_ids) if target.outbound_ids is not None else None
+        self._records: dict[int | str, DeliveryRecord] = {}
+        self._queue: deque[Request] = deque()
+        self._done: set[str] = set()  # message ids whose every row was listed and is final
+        self._listed: dict[str, int] = {}
+        self._keys: dict[str, set[int | str]] = {}
+        self._unknown_logged: set[str] = set()
+        self.requests_made = 0
+
+    @property
+    def uses_pages(self) -> bool:
+        return bool(self.target.message_ids)
+
+    def start_check(self) -> None:
+        """Plan the requests of one check (only what can still change is asked for)."""
+        self._queue.clear()
+        if self.uses_pages:
+            if self._unlisted():
+                self._done.clear()  # MTA may list a message's rows late: look at every message again
+            for message_id in self.target.message_ids:
+                if message_id not in self._done:
+                    self._listed[message_id] = 0
+                    self._keys[message_id] = set()
+                    self._queue.append(PageRequest(message_id, 1, self.page_size))
+        else:
+            for outbound_id in self.target.outbound_ids or ():
+                record = self._records.get(outbound_id)
+                if record is None or record.status.outcome is Outcome.PENDING:
+                    self._queue.append(ReportRequest(outbound_id))
+
+    def next_request(self) -> Request | None:
+        return self._queue.popleft() if self._queue else None
+
+    def feed(self, request: Request, answer: DeliveryPage | DeliveryRecord) -> None:
+        """Take the parsed answer of ``request`` (a DeliveryPage for pages, a DeliveryRecord for reports)."""
+        self.requests_made += 1
+        if isinstance(request, ReportRequest):
+            if not isinstance(answer, DeliveryRecord):
+                raise TypeError("a ReportRequest is answered with a DeliveryRecord")
+            self._keep(request.outbound_id, _with_outbound_id(answer, request.outbound_id))
+            return
+        if not isinstance(answer, DeliveryPage):
+            raise TypeError("a PageRequest is answered with a DeliveryPage")
+        self._feed_page(request, answer)
+
+    def _feed_page(self, request: PageRequest, page: DeliveryPage) -> None:
+        mid = request.message_id
+        offset = (request.page - 1) * request.page_size
+        for index, record in enumerate(page.records):
+            if record.message_id is not None and record.message_id != mid:
+                continue  # a server that ignores filters[messageId] lists other sends too
+            self._listed[mid] = self._listed.get(mid, 0) + 1
+            if self._wanted is not None and record.outbound_id not in self._wanted:
+                continue
+            key: int | str = record.outbound_id if record.outbound_id is not None else f"{mid}#{offset + index}"
+            self._keep(key, record)
+            self._keys.setdefault(mid, set()).add(key)
+        size = page.page_size or request.page_size
+        more = request.page * size < page.total if page.total is not None else len(page.records) >= size
+        if more and page.records and request.page < MAX_PAGES_PER_MESSAGE:
+            self._queue.append(PageRequest(mid, request.page + 1, request.page_size))
+            return
+        if more and page.records:
+            log.warning("Message %s lists more than %d pages; read the first ones only", mid, MAX_PAGES_PER_MESSAGE)
+        keys = self._keys.get(mid, set())
+        complete = page.total is not None and self._listed.get(mid, 0) >= page.total
+        if complete and all(self._records[k].status.outcome is not Outcome.PENDING for k in keys):
+            self._done.add(mid)
+
+    def _keep(self, key: int | str, record: DeliveryRecord) -> None:
+        if not record.status.known and record.status.name not in self._unknown_logged:
+            self._unknown_logged.add(record.status.name)
+            log.warning("Unknown MTA delivery status %s: treated as pending", record.status.name)
+        self._records[key] = record
+
+    def _unlisted(self) -> int:
+        if self._wanted is not None:
+            return len(self._wanted - self._records.keys())
+        if self.target.expected is None:
+            return 0
+        return max(self.target.expected - len(self._records), 0)
+
+    def summary(self, rule: DeliveryRule) -> dict[str, Any]:
+        """The JSON-safe summary of what is known now, with the rule's decision in ``state``/``reason``."""
+        if self._wanted is not None:
+            records = [self._records[k] for k in self.target.outbound_ids or () if k in self._records]
+            total = len(self._wanted)
+        else:
+            records = list(self._records.values())
+            total = self.target.expected if self.target.expected is not None else len(records)
+        summary = summarize(records, total=total, rule=rule, unlisted=self._unlisted())
+        if not records and self._wanted is None and self.target.expected is None:
+            summary["state"] = "pending"
+            summary["reason"] = "MTA lists no delivery for the message id(s) yet"
+        return summary
+
+
+def _with_outbound_id(record: DeliveryRecord, outbound_id: int) -> DeliveryRecord:
+    if record.outbound_id == outbound_id:
+        return record
+    return DeliveryRecord(outbound_id, record.message_id, record.recipient, record.status)

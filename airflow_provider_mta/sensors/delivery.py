@@ -1,0 +1,236 @@
+"""MtaDeliverySensor: wait until MTA reports a send's texts as delivered (poke or deferrable)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_mta.core.delivery import MAX_PAGE_SIZE, DeliveryRule, describe_failures
+from airflow_provider_mta.hooks.mta import MtaHook
+
+try:
+    from airflow.sdk import conf
+except ImportError:  # Airflow 3.1
+    from airflow.configuration import conf  # type: ignore[no-redef,assignment]
+
+try:
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_mta.core.delivery_tracker import DeliveryTarget, DeliveryTracker
+    from airflow_provider_mta.triggers.delivery import MtaDeliveryTrigger
+
+
+class MtaDeliverySensor(BaseSensorOperator):
+    """
+    Wait until the texts of a send are delivered (or a delivery rule says enough of them are).
+
+    A 200 from ``/send`` only means "queued". This sensor reads MTA's delivery statuses (1 QUEUED ...
+    4 DELIVERED ... 13 SEND_REJECTED) as pending, delivered or failed and applies the rule of
+    :class:`~airflow_provider_mta.core.delivery.DeliveryRule`. Its XCom is a small summary: counts per
+    outcome and status, and the failed recipients (masked) with their reasons. A dry-run result
+    succeeds at once (nothing was sent). With ``deferrable=True`` it checks once, then hands the
+    polling to :class:`~airflow_provider_mta.triggers.delivery.MtaDeliveryTrigger`.
+
+    :param send_result: The XCom of ``SendSmsOperator`` or ``BatchPersonalizedSmsOperator``
+        (``send_result=send.output``), or a list of them (mapped sends).
+    :param outbound_ids: Instead of ``send_result``: outbound ids to watch.
+    :param message_ids: Instead of ``send_result``: message ids (one per ``/send``) to watch.
+    :param min_delivered: None: every message must be final and delivered (failures per ``fail_on``);
+        an int: succeed once that many are delivered; a float in (0, 1]: that fraction.
+    :param fail_on: ``"any"`` (default): fail once a failure makes the rule impossible; ``"never"``;
+        an int: fail when more messages than that failed; a float in [0, 1): more than that fraction.
+    :param deferrable: Defer to the triggerer between checks (default ``[operators] default_deferrable``).
+    :param mta_conn_id: The ``mta`` connection.
+    :param poll_interval: Seconds (or a timedelta) between checks, in both modes.
+    :param page_size: Rows per ``GET /deliveries`` request (up to 1000).
+    """
+
+    template_fields: Sequence[str] = ("send_result", "outbound_ids", "message_ids", "mta_conn_id")
+    template_fields_renderers = {"send_result": "json"}
+    ui_color = "#b5e3d6"
+
+    def __init__(
+        self,
+        *,
+        send_result: Any = None,
+        outbound_ids: list[int] | None = None,
+        message_ids: list[str] | None = None,
+        min_delivered: int | float | None = None,
+        fail_on: str | int | float = "any",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        mta_conn_id: str = MtaHook.default_conn_name,
+        poll_interval: float | timedelta = 30.0,
+        page_size: int = MAX_PAGE_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        if send_result is None and outbound_ids is None and message_ids is None:
+            raise ValueError(f"{self.task_id}: give send_result=<a send task's output> or outbound_ids/message_ids")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"{self.task_id}: page_size must be 1..{MAX_PAGE_SIZE}")
+        rule = DeliveryRule(min_delivered=min_delivered, fail_on=fail_on)  # checked when the DAG is parsed
+        self.send_result = send_result
+        self.outbound_ids = outbound_ids
+        self.message_ids = message_ids
+        self.min_delivered = rule.min_delivered
+        self.fail_on = rule.fail_on
+        self.deferrable = deferrable
+        self.mta_conn_id = mta_conn_id
+        self.page_size = page_size
+
+    @cached_property
+    def hook(self) -> MtaHook:
+        """The MTA hook (built on first use, never at DAG parse)."""
+        return MtaHook(mta_conn_id=self.mta_conn_id)
+
+    @cached_property
+    def rule(self) -> DeliveryRule:
+        return DeliveryRule(min_delivered=self.min_delivered, fail_on=self.fail_on)
+
+    @cached_property
+    def target(self) -> DeliveryTarget:
+        """What to watch, from the rendered ``send_result`` or ids (read on first use, after rendering)."""
+        from airflow_provider_mta.core.delivery_tracker import DeliveryTarget
+
+        return DeliveryTarget.from_inputs(
+            send_result=self.send_result, outbound_ids=self.outbound_ids, message_ids=self.message_ids
+        )
+
+    @cached_property
+    def tracker(self) -> DeliveryTracker:
+        from airflow_provider_mta.core.delivery_tracker import DeliveryTracker
+
+        tracker = DeliveryTracker(self.target, page_size=self.page_size)
+        if not tracker.uses_pages and len(self.target.outbound_ids or ()) > 25:
+            self.log.warning(
+                "Watching %d outbound ids without message ids costs one request per id and check; "
+                "pass send_result (or message_ids) to page GET /deliveries instead",
+                len(self.target.outbound_ids or ()),
+            )
+        return tracker
+
+    # -- checking -------------------------------------------------------------------------------
+
+    def check(self) -> dict[str, Any]:
+        """One check through the sync hook; returns the summary (``state`` pending/success/failed)."""
+        from airflow_provider_mta.core.delivery_tracker import PageRequest
+
+        tracker = self.tracker
+        tracker.start_check()
+        while (request := tracker.next_request()) is not None:
+            if isinstance(request, PageRequest):
+                answer: Any = self.hook.list_deliveries(
+                    message_id=request.message_id, page=request.page, page_size=request.page_size
+                )
+            else:
+                answer = self.hook.get_delivery_report(request.outbound_id)
+            tracker.feed(request, answer)
+        return tracker.summary(self.rule)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        if self.target.nothing_sent:
+            why = "dry run" if self.target.dry_run else "the send reached no recipient"
+            self.log.info("Nothing was sent (%s): nothing to wait for", why)
+            return PokeReturnValue(is_done=True, xcom_value=_nothing_sent(why))
+        summary = self.check()
+        self.log.info("MTA deliveries of %s: %s", self.target.describe(), summary["reason"])
+        return self._judge(summary)
+
+    def _judge(self, summary: dict[str, Any]) -> PokeReturnValue:
+        if summary["failures"]:
+            self.log.warning("Failed deliveries: %s", describe_failures(summary))
+        if summary["state"] == "failed":
+            raise AirflowFailException(_failure_message(summary))
+        return PokeReturnValue(is_done=summary["state"] == "success", xcom_value=summary)
+
+    # -- deferrable -----------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as exc:
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
+            raise
+        if done:
+            return done.xcom_value
+        self.defer(
+            trigger=self.build_trigger(deadline=time.time() + self.timeout),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def build_trigger(self, *, deadline: float | None) -> MtaDeliveryTrigger:
+        """The trigger that carries on polling (JSON-safe kwargs only)."""
+        from airflow_provider_mta.triggers.delivery import MtaDeliveryTrigger
+
+        target = self.target
+        return MtaDeliveryTrigger(
+            outbound_ids=list(target.outbound_ids) if target.outbound_ids is not None else None,
+            message_ids=list(target.message_ids),
+            expected=target.expected,
+            min_delivered=self.min_delivered,
+            fail_on=self.fail_on,
+            mta_conn_id=self.mta_conn_id,
+            poll_interval=float(self.poke_interval),
+            deadline=deadline,
+            page_size=self.page_size,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: return the summary, or raise (``soft_fail`` turns it into a skip)."""
+        event = event or {}
+        status, summary = event.get("status"), event.get("summary")
+        message = str(event.get("message") or f"unexpected trigger event {event!r}")
+        if status == "success" and isinstance(summary, dict):
+            self.log.info("MTA deliveries of %s: %s", self.target.describe(), summary["reason"])
+            if summary.get("failures"):
+                self.log.warning("Failed deliveries: %s", describe_failures(summary))
+            return summary
+        if status == "failed" and isinstance(summary, dict):
+            self.log.warning("Failed deliveries: %s", describe_failures(summary))
+            raise AirflowFailException(_failure_message(summary))
+        if status == "timeout":
+            raise AirflowSensorTimeout(message)
+        raise AirflowException(f"MTA delivery check failed: {message}")
+
+
+def _failure_message(summary: dict[str, Any]) -> str:
+    return f"MTA delivery failed: {summary['reason']}; failed: {describe_failures(summary)}"
+
+
+def _nothing_sent(why: str) -> dict[str, Any]:
+    return {
+        "state": "success",
+        "reason": f"nothing was sent ({why})",
+        "total": 0,
+        "delivered": 0,
+        "failed": 0,
+        "pending": 0,
+        "statuses": {},
+        "failures": [],
+        "failures_not_shown": 0,
+    }

@@ -1,0 +1,168 @@
+"""MtaDeliveryTrigger: polls MTA's delivery data in the triggerer until the delivery rule decides."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_mta.core.delivery import MAX_PAGE_SIZE, DeliveryRule, describe_failures
+from airflow_provider_mta.core.delivery_tracker import DeliveryTarget, DeliveryTracker, PageRequest
+
+if TYPE_CHECKING:
+    from airflow_provider_mta.core.client import AsyncMtaClient
+    from airflow_provider_mta.hooks.mta import MtaHook
+
+CLASSPATH = "airflow_provider_mta.triggers.delivery.MtaDeliveryTrigger"
+
+
+class MtaDeliveryTrigger(BaseTrigger):
+    """
+    Check MTA's delivery statuses every ``poll_interval`` seconds; yield one event when decided.
+
+    The event is ``{"status": "success" | "failed" | "timeout" | "error", "summary": ..., "message": ...}``
+    with JSON-safe values only. A check pages ``GET /deliveries`` per message id (one request per page)
+    or, with outbound ids only, asks each pending message's delivery report. 429, 5xx and network
+    errors are retried at the next check with exponential backoff (``Retry-After`` honoured), at most
+    ``max_errors`` checks in a row; any other error ends the trigger at once. The first check waits
+    one interval too (the sensor has just checked). Everything needed to resume is in the kwargs, so
+    a trigger restarted from :meth:`serialize` (triggerer restart) simply carries on.
+
+    :param outbound_ids: Outbound ids to watch (None: every recipient of ``message_ids``).
+    :param message_ids: Message ids (one per ``/send``) whose recipients to watch.
+    :param expected: How many recipients the message ids reached, when known.
+    :param min_delivered: None (all), a count or a fraction (see ``DeliveryRule``).
+    :param fail_on: ``"any"``, ``"never"``, a number or a fraction of failures allowed.
+    :param mta_conn_id: The ``mta`` connection (looked up asynchronously).
+    :param poll_interval: Seconds between checks.
+    :param deadline: Unix time after which a ``timeout`` event is yielded (None: none of its own).
+    :param page_size: Rows per ``/deliveries`` request (1..1000).
+    :param max_errors: Failed checks in a row (429/5xx/network) before an ``error`` event.
+    :param max_backoff: Longest wait after a failed check, in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        outbound_ids: list[int] | None = None,
+        message_ids: list[str] | None = None,
+        expected: int | None = None,
+        min_delivered: int | float | None = None,
+        fail_on: str | int | float = "any",
+        mta_conn_id: str = "mta_default",
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        max_errors: int = 5,
+        max_backoff: float = 300.0,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.outbound_ids = [int(i) for i in outbound_ids] if outbound_ids is not None else None
+        self.message_ids = [str(m) for m in message_ids or ()]
+        self.expected = expected
+        self.rule = DeliveryRule(min_delivered=min_delivered, fail_on=fail_on)
+        self.mta_conn_id = mta_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = float(deadline) if deadline is not None else None
+        self.page_size = int(page_size)
+        self.max_errors = int(max_errors)
+        self.max_backoff = float(max_backoff)
+        self.target = DeliveryTarget(
+            outbound_ids=tuple(self.outbound_ids) if self.outbound_ids is not None else None,
+            message_ids=tuple(self.message_ids),
+            expected=expected,
+        )
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            CLASSPATH,
+            {
+                "outbound_ids": self.outbound_ids,
+                "message_ids": self.message_ids,
+                "expected": self.expected,
+                "min_delivered": self.rule.min_delivered,
+                "fail_on": self.rule.fail_on,
+                "mta_conn_id": self.mta_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "page_size": self.page_size,
+                "max_errors": self.max_errors,
+                "max_backoff": self.max_backoff,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until decided, then yield exactly one event."""
+        yield TriggerEvent(await self._poll())  # type: ignore[no-untyped-call]
+
+    async def _poll(self) -> dict[str, Any]:
+        from airflow_provider_mta.core.errors import MtaError
+        from airflow_provider_mta.core.retry import is_retryable
+        from airflow_provider_mta.hooks.mta import MtaHook
+
+        hook = MtaHook(mta_conn_id=self.mta_conn_id, max_retries=0)  # the trigger does its own backoff
+        try:
+            client = await hook.aget_conn()
+        except Exception as exc:  # connection missing or misconfigured: nothing to retry
+            return {"status": "error", "summary": None, "message": f"{type(exc).__name__}: {exc}"}
+        tracker = DeliveryTracker(self.target, page_size=self.page_size)
+        summary: dict[str, Any] | None = None
+        errors, wait = 0, self.poll_interval
+        self.log.info("Waiting for MTA deliveries of %s (%s)", self.target.describe(), self.rule.describe())
+        async with client:
+            while True:
+                await asyncio.sleep(self._bounded(wait))
+                if self.deadline is not None and time.time() >= self.deadline:
+                    return self._timeout(summary)
+                try:
+                    summary = await self._check(hook, client, tracker)
+                except MtaError as exc:
+                    if not is_retryable(exc):
+                        return {"status": "error", "summary": summary, "message": str(exc)}
+                    errors += 1
+                    if errors > self.max_errors:
+                        message = f"gave up after {errors} failed checks in a row: {exc}"
+                        return {"status": "error", "summary": summary, "message": message}
+                    wait = self._backoff(errors, exc)
+                    self.log.warning("MTA delivery check failed (%s); next check in %.1fs", exc, wait)
+                    continue
+                errors, wait = 0, self.poll_interval
+                self.log.info("MTA deliveries: %s", summary["reason"])
+                if summary["state"] != "pending":
+                    return self._decided(summary)
+
+    async def _check(self, hook: MtaHook, client: AsyncMtaClient, tracker: DeliveryTracker) -> dict[str, Any]:
+        tracker.start_check()
+        while (request := tracker.next_request()) is not None:
+            if isinstance(request, PageRequest):
+                answer: Any = await hook.alist_deliveries(
+                    message_id=request.message_id, page=request.page, page_size=request.page_size, client=client
+                )
+            else:
+                answer = await hook.aget_delivery_report(request.outbound_id, client=client)
+            tracker.feed(request, answer)
+        return tracker.summary(self.rule)
+
+    def _bounded(self, wait: float) -> float:
+        if self.deadline is None:
+            return wait
+        return max(min(wait, self.deadline - time.time()), 0.0)
+
+    def _backoff(self, errors: int, exc: Exception) -> float:
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(min(retry_after, max(self.max_backoff, self.poll_interval)))
+        return float(min(self.poll_interval * 2**errors, max(self.max_backoff, self.poll_interval)))
+
+    def _decided(self, summary: dict[str, Any]) -> dict[str, Any]:
+        message = f"MTA deliveries: {summary['reason']}"
+        if summary["failures"]:
+            message += f"; failed: {describe_failures(summary)}"
+        return {"status": summary["state"], "summary": summary, "message": message}
+
+    def _timeout(self, summary: dict[str, Any] | None) -> dict[str, Any]:
+        progress = f" ({summary['reason']})" if summary else ""
+        return {"status": "timeout", "summary": summary, "message": f"Sensor has timed out{progress}"}
