@@ -41,7 +41,7 @@ sandbox: $(STAMP)  ## run the local MTA sandbox on 127.0.0.1:8787
 	$(VENV)/bin/python -m airflow_provider_mta.sandbox --host 127.0.0.1 --port 8787
 
 demo: $(STAMP)
-	@echo "make demo arrives with the example DAGs (issue 7); for now try: make sandbox"
+	$(VENV)/bin/python scripts/demo.py
 
 bench: $(STAMP)
 	@echo "benchmarks arrive with bench/ (issue 8)"

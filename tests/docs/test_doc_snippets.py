@@ -1,0 +1,57 @@
+"""Every Python snippet in README.md and docs/*.md runs (in order, one namespace per file) against the sandbox.
+
+Snippets that build DAGs are checked to produce DAGs and operators without errors; snippets that call
+the hook really send to the sandbox (the docs' default address ``http://127.0.0.1:8787`` is replaced
+by the test sandbox's).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
+
+
+def snippets(path: Path) -> list[str]:
+    """The ```python blocks of a Markdown file, dedented (blocks inside list items are indented)."""
+    return [textwrap.dedent(m.group(2)) for m in BLOCK.finditer(path.read_text())]
+
+
+SELF_CHECKING = {"sandbox.md"}  # its snippet asserts its own result
+DOCS_WITH_CODE = [p for p in DOCS if snippets(p)]
+
+
+def test_the_docs_have_snippets_to_check():
+    assert len(DOCS_WITH_CODE) >= 7
+    assert len(snippets(ROOT / "README.md")) >= 3
+
+
+@pytest.mark.parametrize("path", DOCS_WITH_CODE, ids=lambda p: p.name)
+def test_snippets_run(path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    monkeypatch.chdir(tmp_path)
+    module = types.ModuleType(f"doc_{path.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(DagContext, "current_autoregister_module_name", module.__name__)  # as a DAG file
+    monkeypatch.setattr(DagContext, "autoregistered_dags", set())
+    for number, code in enumerate(snippets(path), start=1):
+        code = code.replace("http://127.0.0.1:8787", sandbox.url)  # the docs use the sandbox's default port
+        try:
+            exec(compile(code, f"{path.name}#snippet{number}", "exec"), module.__dict__)
+        except Exception as exc:
+            pytest.fail(f"{path.name} snippet {number} failed: {type(exc).__name__}: {exc}\n{code}")
+    dags = [dag for dag, mod in DagContext.autoregistered_dags if mod is module]
+    sent = sandbox.messages()
+    assert dags or sent or path.name in SELF_CHECKING, f"{path.name}: the snippets built no DAG and sent nothing"
+    for dag in dags:
+        assert dag.task_dict, f"{path.name}: DAG {dag.dag_id} has no tasks"
