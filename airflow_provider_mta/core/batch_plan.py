@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Literal
 
 from airflow_provider_mta.core import liquid
@@ -25,6 +26,10 @@ from airflow_provider_mta.core.spool import RecipientSpool
 
 OnInvalid = Literal["fail", "skip"]
 PROGRESS_EVERY_ROWS = 50_000
+NORMALIZE_BLOCK_ROWS = 1_000
+# Canonical JSON of a recipient's properties (spool, duplicate check, fingerprint); the same text as
+# json.dumps(props, sort_keys=True, separators=(",", ":")), without building an encoder per row.
+_PROPS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 @dataclass
@@ -97,20 +102,17 @@ def plan_batch(
     missing_count = 0
     checked_columns = False
     try:
-        for row_no, row in enumerate(rows, start=1):
+        for row_no, row, recipient in _with_recipients(rows, mapping.phone_column, region, NORMALIZE_BLOCK_ROWS):
             plan.rows = row_no
             if on_progress is not None and row_no % PROGRESS_EVERY_ROWS == 0:
                 on_progress(row_no)
             if not checked_columns:
                 _check_columns(mapping, list(row.keys()), needed, defaults)
                 checked_columns = True
-            raw = row.get(mapping.phone_column)
-            try:
-                recipient = normalize_recipient(raw, region=region)
-            except InvalidRecipientError as exc:
+            if isinstance(recipient, InvalidRecipientError):
                 plan.invalid += 1
                 if len(plan.invalid_rows) < report_limit:
-                    plan.invalid_rows.append(RowProblem(row_no, None, str(exc)))
+                    plan.invalid_rows.append(RowProblem(row_no, None, str(recipient)))
                 continue
             props = {**defaults, **mapping.properties(row)}
             if keep is not None:
@@ -124,7 +126,7 @@ def plan_batch(
                 if len(missing) < report_limit:
                     missing.append(RowProblem(row_no, mask_recipient(recipient), f"lacks {', '.join(lacking)}"))
                 continue
-            props_json = json.dumps(props, sort_keys=True, separators=(",", ":"))
+            props_json = _PROPS_JSON(props)
             first = plan.spool.add(recipient, row_no, props_json)
             if first is not None:
                 plan.duplicates += 1
@@ -155,6 +157,34 @@ def plan_batch(
         plan.close()
         raise
     return plan
+
+
+def _with_recipients(
+    rows: Iterable[Mapping[str, Any]], phone_column: str, region: str | None, block: int
+) -> Iterator[tuple[int, Mapping[str, Any], str | InvalidRecipientError]]:
+    """``(row number, row, E.164 recipient or why it is invalid)`` for every row, in order.
+
+    The recipients of ``block`` rows are normalized in one go before those rows are processed:
+    phonenumbers' code and metadata then stay in the CPU caches, where interleaving each call with
+    the rendering and the spool makes the same calls about a quarter slower. Every recipient is still
+    validated by phonenumbers; only the order of the work changes.
+    """
+    source = iter(rows)
+    row_no = 0
+    size = 1  # the first row alone: its columns are checked before any other row is read
+    while chunk := list(islice(source, size)):
+        size = block
+        recipients = [_normalize(row.get(phone_column), region) for row in chunk]
+        for row, recipient in zip(chunk, recipients, strict=True):
+            row_no += 1
+            yield row_no, row, recipient
+
+
+def _normalize(raw: Any, region: str | None) -> str | InvalidRecipientError:
+    try:
+        return normalize_recipient(raw, region=region)
+    except InvalidRecipientError as exc:
+        return exc.with_traceback(None)
 
 
 def _check_columns(mapping: ColumnMapping, columns: list[str], needed: list[str], defaults: Mapping[str, Any]) -> None:

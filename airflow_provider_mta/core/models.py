@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from airflow_provider_mta.core.errors import MtaValidationError
+from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.segments import MMS_MAX_CHARS
 
 RECIPIENT_FIELDS = ("subscribers", "subscriber_ids", "groups", "thread_id", "all_subscribers")
@@ -125,10 +126,8 @@ class SendRequest(_Wire):
         out: dict[str, Any] = {}
         for key, props in value.items():
             if not isinstance(props, dict):
-                raise ValueError(f"properties[{key!r}] must be an object of variable -> value")
-            out[str(key).strip()] = {
-                str(name): _scalar_to_str(f"properties[{key!r}][{name!r}]", v) for name, v in props.items()
-            }
+                raise ValueError(f"properties[{mask_recipient(key)!r}] must be an object of variable -> value")
+            out[str(key).strip()] = {str(name): _property_to_str(key, name, v) for name, v in props.items()}
         return out
 
     @field_validator("tags", mode="before")
@@ -184,8 +183,6 @@ class SendRequest(_Wire):
                 raise _FieldError("properties", "is keyed by recipient and needs subscribers")
             unknown = sorted(set(self.properties) - set(self.subscribers))
             if unknown:
-                from airflow_provider_mta.core.masking import mask_recipient
-
                 names = ", ".join(mask_recipient(k) for k in unknown[:5])
                 raise _FieldError("properties", f"has keys that are not in subscribers: {names}")
         if self.repeat is not None and self.scheduled_date is None:
@@ -250,6 +247,18 @@ class _FieldError(ValueError):
 
 def _is_set(value: Any) -> bool:
     return value is not None and value is not False
+
+
+def _property_to_str(key: Any, name: Any, value: Any) -> str:
+    """:func:`_scalar_to_str` for ``properties[key][name]``; the common types skip building the field name."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int or kind is float:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    return _scalar_to_str(f"properties[{mask_recipient(key)!r}][{name!r}]", value)
 
 
 def _scalar_to_str(where: str, value: Any) -> str:

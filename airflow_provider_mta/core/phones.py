@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from airflow_provider_mta.core.masking import mask_recipient
 
 DEFAULT_REGION = "US"
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The usual ways a North American (+1) number is written: +13175551111, 3175551111, 1-317-555-1111,
+# (317) 555-1111, 317.555.1111, +1 317 555 1111. Group 1 is "+1" / "1" when the country code is given.
+_NANP_SHAPE_RE = re.compile(r"(\+1|1)?[ .-]?\(?([2-9][0-9]{2})\)?[ .-]?([0-9]{3})[ .-]?([0-9]{4})")
 
 
 class InvalidRecipientError(ValueError):
     """A recipient is neither a valid phone number nor an email. The text masks the number."""
+
+
+def is_known_region(region: str) -> bool:
+    """True when ``phonenumbers`` can read national numbers in ``region`` (an ISO country code like ``GB``)."""
+    import phonenumbers
+
+    return region.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
 def normalize_recipient(value: object, *, region: str | None = DEFAULT_REGION) -> str:
@@ -30,17 +41,51 @@ def normalize_recipient(value: object, *, region: str | None = DEFAULT_REGION) -
             raise InvalidRecipientError(f"{mask_recipient(text)} is not a valid email address")
         user, _, domain = text.partition("@")
         return f"{user}@{domain.lower()}"
+    region_code = (region or DEFAULT_REGION).upper()
+    return _valid_nanp(text, region_code) or _parse(text, region_code)
+
+
+def _parse(text: str, region_code: str) -> str:
+    """Any way of writing a phone number, read and validated by phonenumbers."""
     import phonenumbers
 
     try:
-        number = phonenumbers.parse(text, (region or DEFAULT_REGION).upper())
+        number = phonenumbers.parse(text, region_code)
     except phonenumbers.NumberParseException:
         raise InvalidRecipientError(f"{mask_recipient(text)} is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidRecipientError(
-            f"{mask_recipient(text)} is not a valid phone number in region {(region or DEFAULT_REGION).upper()}"
-        )
+        raise InvalidRecipientError(f"{mask_recipient(text)} is not a valid phone number in region {region_code}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _valid_nanp(text: str, region_code: str) -> str | None:
+    """The E.164 form of a +1 number written in one of the usual shapes, when phonenumbers finds it valid.
+
+    ``phonenumbers.parse`` spends about two thirds of a recipient's validation on reading free text
+    (extensions, letters, carrier codes). For these plain shapes it can only arrive at country code 1
+    and the same ten digits, so the number is built directly and still validated by
+    ``phonenumbers.is_valid_number``. None means "not this shape, or not valid": the caller then takes
+    the full ``parse`` path, which gives the answer and the error text for everything else.
+    """
+    match = _NANP_SHAPE_RE.fullmatch(text)
+    if match is None:
+        return None
+    country, area, exchange, line = match.groups()
+    if country != "+1" and region_code not in _nanp_regions():
+        return None  # without "+1", a number only means +1 when read in a North American region
+    import phonenumbers
+
+    national = area + exchange + line
+    if not phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=1, national_number=int(national))):
+        return None
+    return "+1" + national
+
+
+@lru_cache(maxsize=1)
+def _nanp_regions() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 
 
 def normalize_subscribers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 # GSM 03.38 basic character set (one septet each) and extension table (escape + char = two septets).
@@ -47,11 +48,15 @@ def _char_units(char: str, encoding: Encoding) -> int:
 
 def count_parts(text: str) -> tuple[Encoding, int, int]:
     """Return ``(encoding, units, parts)``; a 2-unit character is never split across two parts."""
-    encoding = encoding_of(text)
-    if encoding == "GSM-7":
-        total = len(text) + sum(text.count(c) for c in GSM7_EXTENSION if c in text)
+    if GSM7_ALL.issuperset(text):
+        encoding: Encoding = "GSM-7"
+        total = len(text)
+        if not GSM7_EXTENSION.isdisjoint(text):
+            total += sum(map(text.count, GSM7_EXTENSION))
     else:
-        total = len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+        encoding = "UCS-2"
+        # UTF-16 code units: astral characters (most emoji) are surrogate pairs.
+        total = len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
     single, multi = _LIMITS[encoding]
     if total <= single:
         return encoding, total, 1
@@ -64,12 +69,17 @@ def count_parts(text: str) -> tuple[Encoding, int, int]:
     return encoding, total, parts
 
 
-def estimate(text: str, *, is_mms: bool = False) -> MessageCost:
-    """Credits for one recipient: 1 per SMS part, or 3 for an MMS (up to 1550 characters)."""
-    encoding, units, parts = count_parts(text)
+@lru_cache(maxsize=1024)
+def _cost(encoding: Encoding, units: int, parts: int, is_mms: bool) -> MessageCost:
+    """One shared (frozen) :class:`MessageCost` per distinct result; most texts of a batch share a few."""
     if is_mms:
         return MessageCost(encoding, units, 1, MMS_CREDITS, True)
     return MessageCost(encoding, units, parts, parts * SMS_CREDITS, False)
+
+
+def estimate(text: str, *, is_mms: bool = False) -> MessageCost:
+    """Credits for one recipient: 1 per SMS part, or 3 for an MMS (up to 1550 characters)."""
+    return _cost(*count_parts(text), bool(is_mms))
 
 
 def compose(message: str, *, header: str | None = None, footer: str | None = None) -> str:

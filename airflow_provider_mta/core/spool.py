@@ -67,7 +67,11 @@ class RecipientSpool:
         rows = self._db.execute(
             "SELECT recipient, props FROM recipients WHERE seq > ? AND seq <= ? ORDER BY seq", (start, start + size)
         ).fetchall()
-        return [(str(r), json.loads(p)) for r, p in rows]
+        if not rows:
+            return []
+        # One JSON parse per chunk instead of one per recipient (each value is a JSON object).
+        props = json.loads("[" + ",".join(p for _, p in rows) + "]")
+        return [(str(r), p) for (r, _), p in zip(rows, props, strict=True)]
 
     def chunks(self, size: int, *, start: int = 0) -> Iterator[tuple[int, list[tuple[str, dict[str, Any]]]]]:
         """Yield ``(index, recipients)`` for every chunk from ``start`` on."""
