@@ -12,14 +12,14 @@ import pytest
 
 from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
 from airflow_provider_mta.sandbox.testing import SandboxServer
-from tests.conftest import use_sandbox
+from tests.conftest import API_KEY, use_sandbox
 
 DELIVERY_DELAY_S = 2.0
 
 
 @pytest.fixture(scope="module")
 def slow_server() -> Iterator[SandboxServer]:
-    with SandboxServer(delivery_delay_s=DELIVERY_DELAY_S) as server:
+    with SandboxServer(api_keys=(API_KEY,), delivery_delay_s=DELIVERY_DELAY_S) as server:
         yield server
 
 

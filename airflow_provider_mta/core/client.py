@@ -97,14 +97,16 @@ class _ClientBase:
         """Return the JSON body of a 2xx answer, or raise the mapped error."""
         body = response.content.replace(self._api_key.encode(), b"***")
         if response.is_success:
+            if response.status_code == 204:
+                return {}
             try:
-                return json.loads(body) if body.strip() else {}
+                return json.loads(body)
             except ValueError:
-                # A 2xx with a truncated or non-JSON body: we cannot know what happened, so the
+                # A 2xx with an empty, truncated or non-JSON body: we cannot know what happened, so the
                 # call is retried with the same X-Request-Id (a send that did go through comes back 409).
+                what = "an empty body" if not body.strip() else "a body that is not JSON"
                 raise MtaTransportError(
-                    f"MTA answered HTTP {response.status_code} with a body that is not JSON "
-                    f"(requestId={request_id or 'n/a'})"
+                    f"MTA answered HTTP {response.status_code} with {what} (requestId={request_id or 'n/a'})"
                 ) from None
         error = error_from_response(
             status_code=response.status_code,

@@ -6,6 +6,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mta.core.masking import mask_phone_numbers
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -156,19 +158,20 @@ def error_from_response(
         message = parsed.get("message") or parsed.get("error") or "no message"
         if not isinstance(message, str):
             message = json.dumps(message)[:300]
+        reason = _str_or_none(parsed.get("reason"))
         return cls(
             status_code=status_code,
-            message=message,
+            message=mask_phone_numbers(message),  # an echoed recipient must not reach the task log in full
             error_type=_str_or_none(parsed.get("type")),
             name=_str_or_none(parsed.get("name")),
             request_id=_str_or_none(parsed.get("requestId")) or client_request_id,
-            reason=_str_or_none(parsed.get("reason")),
+            reason=mask_phone_numbers(reason) if reason else None,
             retry_after=retry_after,
             body=parsed,
         )
     return cls(
         status_code=status_code,
-        message=f"unexpected {_summarize_non_json(text, content_type)}",
+        message=mask_phone_numbers(f"unexpected {_summarize_non_json(text, content_type)}"),
         request_id=client_request_id,
         retry_after=retry_after,
     )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_E164_RE = re.compile(r"\+\d{8,15}(?!\d)")
+
 
 def mask_recipient(value: object) -> str:
     """Keep only the last 4 digits of a phone number (``***1234``) or the first letter of an email user."""
@@ -11,6 +15,11 @@ def mask_recipient(value: object) -> str:
         return f"{user[:1]}***@{domain}"
     digits = [c for c in text if c.isdigit()]
     return "***" + "".join(digits[-4:])
+
+
+def mask_phone_numbers(text: str) -> str:
+    """Mask every E.164 number (``+13175551111`` -> ``***1111``) in free text, such as a server's error message."""
+    return _E164_RE.sub(lambda m: mask_recipient(m.group(0)), text) if "+" in text else text
 
 
 def redact(text: str, *secrets: str | None) -> str:

@@ -124,8 +124,23 @@ class MtaHook(BaseHook):
                 f"Connection {self.mta_conn_id!r}: extras timeout/max_retries must be numbers"
             ) from None
         if settings["send_rate_limit"] is not None:
+            from airflow_provider_mta.core.pacing import RateLimit
+
             options["send_rate_limit"] = str(settings["send_rate_limit"])
-        self._region = str(settings["default_region"] or "US").upper()
+            try:
+                RateLimit.parse(options["send_rate_limit"])
+            except MtaConfigError as exc:
+                raise MtaConfigError(f"Connection {self.mta_conn_id!r}: send_rate_limit: {exc}") from None
+        region = str(settings["default_region"] or "US").strip().upper()
+        if region != "US":  # the default needs no check (and no phonenumbers import)
+            from airflow_provider_mta.core.phones import is_known_region
+
+            if not is_known_region(region):
+                raise MtaConfigError(
+                    f"default_region {region!r} (of connection {self.mta_conn_id!r} or the operator) is not a "
+                    "country code phonenumbers knows; use an ISO 3166 code such as US, GB or DE"
+                )
+        self._region = region
         return options
 
     @staticmethod

@@ -11,6 +11,7 @@ from airflow.sdk import BaseNotifier
 from airflow_provider_mta.hooks.mta import MtaHook
 
 if TYPE_CHECKING:
+    import jinja2
     from airflow.sdk import Context
 
 SMS_LIMIT = 160
@@ -53,6 +54,14 @@ class MtaNotifier(BaseNotifier):
         """The MTA hook."""
         return MtaHook(mta_conn_id=self.mta_conn_id)
 
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        """Render with Jinja; a template error is kept for :meth:`notify` to log, never raised from a callback."""
+        self._render_error: str | None = None
+        try:
+            super().render_template_fields(context, jinja_env)
+        except Exception as exc:
+            self._render_error = f"a templated field (message, subscribers, groups) does not render: {exc}"
+
     def _fields(self, context: Context) -> dict[str, Any]:
         fields: dict[str, Any] = {"message": self.message or default_text(context)}
         if self.subscribers is not None:
@@ -69,6 +78,7 @@ class MtaNotifier(BaseNotifier):
     def notify(self, context: Context) -> None:
         """Text the recipients; log (never raise) when MTA cannot be reached or refuses."""
         try:
+            self._raise_render_error()
             fields = self._fields(context)
             result = self.hook.send_message(request_id=self._request_id(context, fields), **fields)
         except Exception as exc:
@@ -79,12 +89,20 @@ class MtaNotifier(BaseNotifier):
     async def async_notify(self, context: Context) -> None:
         """Async twin of :meth:`notify` (used by the triggerer, e.g. for deadline alerts)."""
         try:
+            self._raise_render_error()
             fields = self._fields(context)
             result = await self.hook.asend_message(request_id=self._request_id(context, fields), **fields)
         except Exception as exc:
             self.log.error("MTA notification not sent: %s", exc)
             return
         self._log_result(result.already_sent, result.total_sent)
+
+    def _raise_render_error(self) -> None:
+        error = getattr(self, "_render_error", None)
+        if error:
+            from airflow_provider_mta.core.errors import MtaValidationError
+
+            raise MtaValidationError(error, field="message")
 
     def _log_result(self, already_sent: bool, total: int) -> None:
         if already_sent:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,23 @@ if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.store import MessageRow
 
 INBOX_LIMIT = 500
+_KEY_PARAM_RE = re.compile(r"([?&]key=)[^&#\s]*", re.IGNORECASE)
+
+
+class _RedactKeyParam(logging.Filter):
+    """uvicorn's access log prints the query string: hide the inbox's ``?key=<API key>`` from it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "key=" in a.lower() for a in record.args):
+            record.args = tuple(_KEY_PARAM_RE.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_access_log_redaction() -> None:
+    """Attach the ``?key=`` redaction to uvicorn's access logger once."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactKeyParam) for f in logger.filters):
+        logger.addFilter(_RedactKeyParam())
 
 
 def _recipient(value: str) -> str:
@@ -95,12 +114,12 @@ async def add_fault(call: Call) -> Response:
     except ValueError:
         raise ApiError(400, "the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, 'post {"fault": KIND, "count": N, "status": CODE}')
-    count, status = body.get("count", 1), body.get("status")
-    if not isinstance(count, int) or (status is not None and not isinstance(status, int)):
-        raise ApiError(400, "count and status must be integers")
+        raise ApiError(400, 'post {"fault": KIND, "count": N, "status": CODE, "after": M}')
+    count, status, after = body.get("count", 1), body.get("status"), body.get("after", 0)
+    if not isinstance(count, int) or not isinstance(after, int) or (status is not None and not isinstance(status, int)):
+        raise ApiError(400, "count, status and after must be integers")
     try:
-        call.sandbox.faults.add(str(body.get("fault")), count, status)
+        call.sandbox.faults.add(str(body.get("fault")), count, status, after)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     return JSONResponse({"pending": call.sandbox.faults.pending()})

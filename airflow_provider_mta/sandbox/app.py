@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     sandbox = Sandbox(settings)
     install_log_filter()
+    admin.install_access_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from airflow_provider_mta.core import webhooks
 
 if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.stats import Stats
@@ -29,7 +29,7 @@ DELIVERY_STATUS_EVENT = "delivery-status"
 
 def sign(secret: str, body: bytes) -> str:
     """``X-Signature``: lowercase hex HMAC-SHA256 of the raw body with the webhook's secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return webhooks.sign(secret, body)
 
 
 def delivery_payload(message: MessageRow, status: int) -> dict[str, Any]:

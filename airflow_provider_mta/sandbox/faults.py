@@ -26,30 +26,40 @@ _BAD_GATEWAY_PAGE = """<!DOCTYPE html>
 
 @dataclass
 class Fault:
-    """``kind`` for the next ``remaining`` sends; ``status`` is the HTTP code of a ``status`` fault."""
+    """``kind`` for ``remaining`` sends once ``after`` more sends went through untouched.
+
+    ``status`` is the HTTP code of a ``status`` fault.
+    """
 
     kind: str
     remaining: int
     status: int = 500
+    after: int = 0
 
 
 class FaultQueue:
-    """Pending faults, used first-in first-out: a fault applies to its N sends, then the next one starts."""
+    """Pending faults, used first-in first-out: a fault applies to its N sends, then the next one starts.
+
+    A fault with ``after=M`` first lets M sends through (counted once it is at the head of the queue),
+    so a test can aim a fault at, say, the eighth chunk of a batch.
+    """
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def add(self, kind: str, count: int = 1, status: int | None = None) -> None:
+    def add(self, kind: str, count: int = 1, status: int | None = None, after: int = 0) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(FAULT_KINDS)}")
         if count < 1:
             raise ValueError("count must be >= 1")
+        if after < 0:
+            raise ValueError("after must be >= 0")
         code = 500 if status is None else status
         if kind == "status" and not 400 <= code <= 599:
             raise ValueError("status must be an HTTP error code between 400 and 599")
         with self._lock:
-            self._faults.append(Fault(kind, count, code))
+            self._faults.append(Fault(kind, count, code, after))
 
     def take(self) -> Fault | None:
         """The fault for this send (consumed), or None."""
@@ -57,6 +67,9 @@ class FaultQueue:
             if not self._faults:
                 return None
             head = self._faults[0]
+            if head.after > 0:
+                head.after -= 1
+                return None
             head.remaining -= 1
             if head.remaining <= 0:
                 self._faults.pop(0)
@@ -64,7 +77,13 @@ class FaultQueue:
 
     def pending(self) -> list[dict[str, object]]:
         with self._lock:
-            return [{"fault": f.kind, "count": f.remaining, "status": f.status} for f in self._faults]
+            out: list[dict[str, object]] = []
+            for f in self._faults:
+                item: dict[str, object] = {"fault": f.kind, "count": f.remaining, "status": f.status}
+                if f.after:
+                    item["after"] = f.after
+                out.append(item)
+            return out
 
     def clear(self) -> None:
         with self._lock:

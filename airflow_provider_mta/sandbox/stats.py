@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 COUNTERS = (
+    "sendRequests",
     "sendsAccepted",
     "recipientsAccepted",
     "conflicts",

@@ -147,11 +147,13 @@ class SandboxServer:
         """Clear messages, request ids, webhooks, groups, faults, rate-limit windows and stats."""
         self._client().post("/_sandbox/reset").raise_for_status()
 
-    def fault(self, kind: str, count: int = 1, status: int | None = None) -> None:
-        """Inject ``kind`` for the next ``count`` sends (see ``docs/sandbox.md``)."""
+    def fault(self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0) -> None:
+        """Inject ``kind`` for the next ``count`` sends, once ``after`` sends went through (``docs/sandbox.md``)."""
         body: dict[str, Any] = {"fault": kind, "count": count}
         if status is not None:
             body["status"] = status
+        if after:
+            body["after"] = after
         self._client().post("/_sandbox/faults", json=body).raise_for_status()
 
     def stats(self) -> dict[str, Any]:

@@ -51,6 +51,7 @@ async def verify_api_key(call: Call) -> Response:
 async def send(call: Call) -> Response:
     """Rate limit, then an injected fault if one is pending, then the real send."""
     sandbox = call.sandbox
+    sandbox.stats.incr("sendRequests")
     decision = sandbox.limiter.hit(call.api_key or "")
     limit_headers = decision.headers() if decision else {}
     if decision and not decision.allowed:

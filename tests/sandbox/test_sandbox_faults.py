@@ -142,3 +142,25 @@ def test_faults_apply_to_send_only_and_in_order(sbx: SandboxServer, client: MtaC
         assert c.send(one_send()).total_sent == 2
     assert first.value.status_code == 500 and "HTML" not in str(first.value)
     assert "HTML page" in str(second.value)
+
+
+def test_a_fault_can_wait_for_its_send(sbx: SandboxServer) -> None:
+    """``after=M`` lets M sends through first (counted once the fault is at the head of the queue)."""
+    sbx.fault("status", status=503, after=2)
+    sbx.fault("html", after=1)
+    assert sbx.stats()["pendingFaults"][0] == {"fault": "status", "count": 1, "status": 503, "after": 2}
+    codes = []
+    for i in range(6):
+        answer = httpx.post(
+            sbx.base_url + "/send",
+            json=one_send().to_payload(),
+            headers={"Authorization": f"Bearer {sbx.api_key}", "X-Request-Id": f"rid-after-{i}"},
+        )
+        codes.append(answer.status_code)
+    assert codes == [200, 200, 503, 200, 502, 200]
+    stats = sbx.stats()
+    assert (stats["sendRequests"], stats["sendsAccepted"], stats["faultsFired"]) == (6, 4, 2)
+    assert stats["pendingFaults"] == []
+    with httpx.Client(base_url=sbx.url) as admin:
+        assert admin.post("/_sandbox/faults", json={"fault": "html", "after": -1}).status_code == 400
+        assert admin.post("/_sandbox/faults", json={"fault": "html", "after": "2"}).status_code == 400
