@@ -43,8 +43,30 @@ sandbox: $(STAMP)  ## run the local MTA sandbox on 127.0.0.1:8787
 demo: $(STAMP)
 	$(VENV)/bin/python scripts/demo.py
 
-bench: $(STAMP)
-	@echo "benchmarks arrive with bench/ (issue 8)"
+# Benchmarks (bench/, not part of `make test`; results in bench/RESULTS.md). The full run takes about
+# 20 minutes (1,000,000 PostgreSQL rows, a one-minute send and its 1,000-send baseline); BENCH_QUICK=1
+# runs each at a small size in about five. BENCH_MEMORY_ROWS picks the memory case's row count.
+ifdef BENCH_QUICK
+BENCH_MEMORY_ROWS ?= 100000
+BENCH_THROUGHPUT_ARGS ?= --recipients 20000 --target-seconds 15 --baseline-recipients 100
+BENCH_CPU_ARGS ?= --rows 20000 --repeat 2
+BENCH_PARSE_ARGS ?= --runs 3
+else
+BENCH_MEMORY_ROWS ?= 1000000
+BENCH_THROUGHPUT_ARGS ?= --recipients 100000 --target-seconds 60 --baseline-recipients 1000
+BENCH_CPU_ARGS ?= --rows 100000 --repeat 3
+BENCH_PARSE_ARGS ?= --runs 7
+endif
+
+bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU per message, DAG-parse cost
+	@echo "== 1. Throughput against the rate limit =="
+	$(VENV)/bin/python bench/throughput.py $(BENCH_THROUGHPUT_ARGS)
+	@echo "== 2. Memory: $(BENCH_MEMORY_ROWS) PostgreSQL rows =="
+	$(VENV)/bin/python bench/batch_memory.py --rows $(BENCH_MEMORY_ROWS)
+	@echo "== 3. CPU per message =="
+	$(VENV)/bin/python bench/cpu_per_message.py $(BENCH_CPU_ARGS)
+	@echo "== 4. DAG-parse and import cost =="
+	$(VENV)/bin/python bench/dag_parse.py $(BENCH_PARSE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV31) .pytest_cache .mypy_cache .ruff_cache

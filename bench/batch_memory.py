@@ -1,9 +1,11 @@
 """Peak memory of BatchPersonalizedSmsOperator reading N PostgreSQL rows (dry run), next to a fetch-all baseline.
 
 Each case runs in a fresh interpreter: it imports everything, notes its RSS (the baseline), then
-runs the operator's dry run over ``SELECT ... FROM bench_mta_customers`` through a real ``postgres``
+runs the operator's dry run over ``SELECT ... FROM bench_mta_customers_N`` through a real ``postgres``
 connection, and reports the growth of peak RSS (``ru_maxrss``) over that baseline. The fetch-all
 case does what a naive operator would: ``hook.get_records(sql)`` and then the same validation.
+The table (one per row count, or ``--table``) is created first unless it already holds N rows.
+PostgreSQL: ``$MTA_BENCH_PG``, else ``postgresql://postgres@127.0.0.1:5432/test``.
 
     .venv/bin/python bench/batch_memory.py --rows 1000000
 """
@@ -17,10 +19,11 @@ import subprocess
 import sys
 import time
 
+from _common import MESSAGE, child_env, load, machine
+
 PG_URI = os.environ.get("MTA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-TABLE = "bench_mta_customers"
-SQL = f"SELECT phone, first_name, points FROM {TABLE} ORDER BY id"
-MESSAGE = "Hi {{ first_name }}, you have {{ points }} points"
+TABLE = "bench_mta_customers_{rows}"  # one table per size, so a small run never replaces the big one
+GOAL_MB = 100
 
 CHILD = r"""
 import json, os, resource, sys, time
@@ -63,20 +66,24 @@ print(json.dumps({"baseline": baseline, "peak": peak_mb(), "seconds": time.perf_
 """
 
 
-def prepare(rows: int) -> None:
+def sql_for(table: str) -> str:
+    return f"SELECT phone, first_name, points FROM {table} ORDER BY id"
+
+
+def prepare(rows: int, table: str) -> None:
     import psycopg2
 
     conn = psycopg2.connect(PG_URI)
     with conn, conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM pg_tables WHERE tablename = '{TABLE}'")
+        cur.execute(f"SELECT count(*) FROM pg_tables WHERE tablename = '{table}'")
         if cur.fetchone()[0]:
-            cur.execute(f"SELECT count(*) FROM {TABLE}")
+            cur.execute(f"SELECT count(*) FROM {table}")
             if cur.fetchone()[0] == rows:
                 return
-            cur.execute(f"DROP TABLE {TABLE}")
-        cur.execute(f"CREATE TABLE {TABLE} (id serial PRIMARY KEY, phone text, first_name text, points int)")
+            cur.execute(f"DROP TABLE {table}")
+        cur.execute(f"CREATE TABLE {table} (id serial PRIMARY KEY, phone text, first_name text, points int)")
         cur.execute(
-            f"INSERT INTO {TABLE} (phone, first_name, points) "
+            f"INSERT INTO {table} (phone, first_name, points) "
             "SELECT '+1317' || lpad((5550000 + g %% 4450000)::text, 7, '0'), 'Name' || g, g "
             "FROM generate_series(0, %s) g",
             (rows - 1,),
@@ -84,14 +91,18 @@ def prepare(rows: int) -> None:
     conn.close()
 
 
-def run(mode: str) -> dict[str, float]:
-    env = {
-        **os.environ,
-        "AIRFLOW_CONN_BENCH_PG": PG_URI.replace("postgresql://", "postgres://"),
-        "AIRFLOW_CONN_MTA_DEFAULT": json.dumps({"conn_type": "mta", "host": "http://127.0.0.1:9/v3", "password": "k"}),
-    }
+def run(mode: str, table: str) -> dict[str, float]:
+    env = child_env(
+        AIRFLOW_CONN_BENCH_PG=PG_URI.replace("postgresql://", "postgres://"),
+        AIRFLOW_CONN_MTA_DEFAULT=json.dumps({"conn_type": "mta", "host": "http://127.0.0.1:9/v3", "password": "k"}),
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+    )
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, SQL, MESSAGE], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", CHILD, mode, sql_for(table), MESSAGE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode:
         raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
@@ -101,19 +112,28 @@ def run(mode: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--table", default=None, help="table to (re)create with --rows rows (default: per size)")
     parser.add_argument("--skip-baseline", action="store_true", help="only the streaming case")
     args = parser.parse_args()
+    args.table = args.table or TABLE.format(rows=args.rows)
+    print(f"Machine: {machine()}")
     started = time.perf_counter()
-    prepare(args.rows)
-    print(f"table {TABLE}: {args.rows:,} rows ready in {time.perf_counter() - started:.1f} s")
+    prepare(args.rows, args.table)
+    print(f"table {args.table}: {args.rows:,} rows ready in {time.perf_counter() - started:.1f} s")
     modes = ["stream"] if args.skip_baseline else ["stream", "fetch-all"]
     print(f"\n| case ({args.rows:,} PostgreSQL rows, dry run) | baseline RSS MB | peak RSS MB | growth MB | seconds |")
     print("|---|---:|---:|---:|---:|")
+    growths = {}
     for mode in modes:
-        r = run(mode)
+        r = run(mode, args.table)
         label = "operator (server-side cursor + spool)" if mode == "stream" else "fetch-all baseline (get_records)"
-        growth = r["peak"] - r["baseline"]
+        growth = growths[mode] = r["peak"] - r["baseline"]
+        assert r["rows"] == r["recipients"] == args.rows, r
         print(f"| {label} | {r['baseline']:.0f} | {r['peak']:.0f} | {growth:.0f} | {r['seconds']:.1f} |", flush=True)
+    verdict = "met" if growths["stream"] <= GOAL_MB else "missed"
+    print(
+        f"\nOperator peak RSS growth {growths['stream']:.0f} MB (goal <= {GOAL_MB} MB): {verdict}; {load()} at the end"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +22,25 @@ os.environ.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent / "integration" / "dags")
 
-API_KEY = "sandbox-key"
+# The API key every test connection and sandbox uses. Set MTA_TEST_API_KEY to run the whole suite with
+# a recognisable canary (e.g. "sk-LEAKCANARY-7f3a9c"), so a leaked key is easy to find in any output.
+API_KEY = os.environ.get("MTA_TEST_API_KEY") or "sandbox-key"
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     return _HOME
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_home: Path) -> Path:
+    """``airflow db migrate`` once per session in the throwaway AIRFLOW_HOME (integration and reliability tests)."""
+    out = subprocess.run([AIRFLOW, "db", "migrate"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return airflow_home
 
 
 def mta_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
@@ -47,7 +62,9 @@ def sandbox_server() -> Iterator[Any]:
 def use_sandbox(server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Reset ``server`` and point ``mta_default`` at it (a real connection from the environment)."""
     server.reset()
-    monkeypatch.setenv("AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(server.base_url, send_rate_limit="0"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(server.base_url, api_key=server.api_key, send_rate_limit="0")
+    )
     return server
 
 

@@ -46,6 +46,7 @@ def test_snippets_run(path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(DagContext, "autoregistered_dags", set())
     for number, code in enumerate(snippets(path), start=1):
         code = code.replace("http://127.0.0.1:8787", sandbox.url)  # the docs use the sandbox's default port
+        code = code.replace('"sandbox-key"', repr(sandbox.api_key))  # and its default key (MTA_TEST_API_KEY)
         try:
             exec(compile(code, f"{path.name}#snippet{number}", "exec"), module.__dict__)
         except Exception as exc:

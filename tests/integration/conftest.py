@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import mta_conn_json
-
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-
-
-@pytest.fixture(scope="session")
-def airflow_db(airflow_home: Path) -> Path:
-    """``airflow db migrate`` once per session in the throwaway AIRFLOW_HOME."""
-    out = subprocess.run([AIRFLOW, "db", "migrate"], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return airflow_home
+from tests.conftest import AIRFLOW, mta_conn_json  # airflow_db (one `airflow db migrate`) is there too
 
 
 @dataclass
@@ -58,7 +47,7 @@ def run_dag(airflow_db: Path, sandbox: Any, tmp_path: Path) -> Callable[..., Dag
         full_env = {
             **os.environ,
             "AIRFLOW_CONN_MTA_DEFAULT": mta_conn_json(
-                sandbox.base_url, **{"send_rate_limit": "0", **(conn_extra or {})}
+                sandbox.base_url, api_key=sandbox.api_key, **{"send_rate_limit": "0", **(conn_extra or {})}
             ),
             "MTA_IT_OUT": str(out_file),
             **(env or {}),

@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import API_KEY
+from tests.reliability import fault_matrix
+
 pytestmark = pytest.mark.integration
 
 JWT_SECRET = "mta-integration-jwt-secret-0123456789"
@@ -131,10 +134,21 @@ def test_batch_of_10k_postgres_rows_with_a_committed_but_dropped_answer(
     run_dag: Any, sandbox: Any, pg_customers: Any
 ) -> None:
     sandbox.fault("drop_after_commit", count=1)  # MTA records chunk 1, then the answer is lost
+    started = time.monotonic()
     result = run_dag(
         "mta_it_batch_sql",
         conn_extra={"max_retries": 0},
         env={"MTA_IT_SQL_CONN": "customers_pg", "MTA_IT_CHUNK": "500"},
+    )
+    fault_matrix.record_run(
+        sandbox,
+        fault="committed, then the answer dropped, on chunk 1 (10,000 PostgreSQL rows)",
+        recovery="Airflow retry (client max_retries=0): 409, not resent",
+        expected=pg_expected(),
+        chunks=20,
+        tries=2,
+        seconds=time.monotonic() - started,
+        test="tests/integration/test_batch_dags.py::test_batch_of_10k_postgres_rows_with_a_committed_but_dropped_answer",
     )
     assert result.succeeded, result.log[-4000:]
     assert_exactly_once(sandbox, pg_expected())
@@ -215,12 +229,23 @@ def test_batch_task_killed_mid_batch_resumes_on_retry(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
 
+    started = time.monotonic()
     result = run_dag(
         "mta_it_batch_sql",
         conn_extra={"send_rate_limit": "4/1"},  # 250-recipient chunks, 4 per second: about 10 s in all
         env={**executor_env, "MTA_IT_SQL_CONN": "customers_pg", "MTA_IT_CHUNK": "250", "MTA_IT_PID": str(pid_file)},
         while_running=kill_mid_batch,
         args=("--use-executor",),
+    )
+    fault_matrix.record_run(
+        sandbox,
+        fault=f"worker SIGKILLed mid-batch, after {killed.get('at', 0):,} texts (10,000 PostgreSQL rows)",
+        recovery="Airflow retry in a new process (LocalExecutor), resume from checkpoint",
+        expected=pg_expected(),
+        chunks=40,
+        tries=2,
+        seconds=time.monotonic() - started,
+        test="tests/integration/test_batch_dags.py::test_batch_task_killed_mid_batch_resumes_on_retry",
     )
     assert killed, "the batch finished before it could be killed"
     assert 2_000 <= killed["at"] < PG_ROWS - PG_INVALID - PG_DUPLICATES
@@ -230,6 +255,10 @@ def test_batch_task_killed_mid_batch_resumes_on_retry(
     task_logs = airflow_home / "logs" / "dag_id=mta_it_batch_sql" / f"run_id={run_id}" / "task_id=batch"
     assert sorted(p.name for p in task_logs.iterdir()) == ["attempt=1.log", "attempt=2.log"]
     assert "Resuming: an earlier try (try 1) had" in (task_logs / "attempt=2.log").read_text()
+    for attempt in task_logs.iterdir():  # the task log files a real worker wrote: no key, numbers masked
+        text = attempt.read_text()
+        assert "***" in text and API_KEY not in text, attempt
+        assert not re.search(r"\+1317555\d{4}|317555\d{4}", text), (attempt, re.findall(r"\S*317555\d{4}", text)[:3])
     assert_exactly_once(sandbox, pg_expected())
     out = result.out
     assert out is not None and out["resumed_from_chunk"] >= 8 and out["sent"] == PG_ROWS - PG_INVALID - PG_DUPLICATES

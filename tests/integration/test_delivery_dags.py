@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_mta.sandbox.testing import SandboxServer
-from tests.conftest import use_sandbox
+from tests.conftest import API_KEY, use_sandbox
 
 pytestmark = pytest.mark.integration
 # Airflow 3.1 takes 2-3 s to start a task, and far longer on a loaded 2-core CI machine; each sensor
@@ -19,7 +19,7 @@ DELAY_S = 12.0
 
 @pytest.fixture(scope="module")
 def slow_sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(delivery_delay_s=DELAY_S) as server:
+    with SandboxServer(api_keys=(API_KEY,), delivery_delay_s=DELAY_S) as server:
         yield server
 
 
@@ -43,7 +43,7 @@ def test_delivery_sensor_deferrable_poke_and_failing_numbers(run_dag, sandbox):
     log = result.log
     # wait_failing fails on purpose; the run's state comes from its leaf (record), which succeeds
     assert result.succeeded, log[-4000:]
-    assert "sandbox-key" not in log
+    assert API_KEY not in log
     assert not re.search(r"\+1317555\d{4}", log)  # phone numbers only masked
 
     out = result.out

@@ -7,6 +7,8 @@ from collections import Counter
 
 import pytest
 
+from tests.conftest import API_KEY
+
 pytestmark = pytest.mark.integration
 
 
@@ -31,7 +33,7 @@ def test_send_renders_jinja_and_liquid_pushes_xcom_and_pages_on_call(run_dag, sa
     sent_ids = sorted(r["outboundId"] for r in rows if r["to"] != "+13175559999")
     assert sorted(xcom["outbound_ids"]) == sent_ids
     assert "***1111" in result.log and "+13175551111" not in result.log  # masked in task logs
-    assert "sandbox-key" not in result.log
+    assert API_KEY not in result.log
 
 
 def test_airflow_retry_after_committed_but_dropped_answer_texts_each_recipient_once(run_dag, sandbox):

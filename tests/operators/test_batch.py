@@ -17,19 +17,7 @@ from airflow_provider_mta.core.checkpoint import MtaSourceChangedError
 from airflow_provider_mta.core.errors import MtaTransportError, MtaValidationError
 from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
 from tests.conftest import mta_conn_json
-
-
-class StateStore(dict):
-    """Stands in for Airflow 3.3's ``context["task_state_store"]`` (values go through JSON, as there)."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.pop(key, None)
+from tests.reliability.helpers import StateStore
 
 
 def context(store: StateStore | None = None, try_number: int = 1) -> dict[str, Any]:
