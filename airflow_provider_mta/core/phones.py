@@ -76,7 +76,11 @@ def _valid_nanp(text: str, region_code: str) -> str | None:
     import phonenumbers
 
     national = area + exchange + line
-    if not phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=1, national_number=int(national))):
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+    us_first = _us_checked_first()
+    if not (
+        (us_first and phonenumbers.is_valid_number_for_region(number, "US")) or phonenumbers.is_valid_number(number)
+    ):
         return None
     return "+1" + national
 
@@ -86,6 +90,22 @@ def _nanp_regions() -> frozenset[str]:
     import phonenumbers
 
     return frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+
+
+@lru_cache(maxsize=1)
+def _us_checked_first() -> bool:
+    """True when ``is_valid_number`` of a +1 number tries the US rules first (and finds it valid if they do).
+
+    phonenumbers looks for a +1 number's region in its list order, and a region without
+    ``leading_digits`` matches only a number valid by that region's rules. With US first and without
+    ``leading_digits``, "valid for US" is therefore "valid", and the common US number is checked once
+    instead of twice. Any other metadata: always ``is_valid_number``.
+    """
+    import phonenumbers
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    us = PhoneMetadata.metadata_for_region("US", None)
+    return phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1][0] == "US" and us is not None and us.leading_digits is None
 
 
 def normalize_subscribers(

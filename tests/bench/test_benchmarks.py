@@ -40,6 +40,7 @@ def test_throughput_bench_runs():
     assert "| /send calls (K) | 6 |" in out
     assert "| 429s received (goal 0) |" in out
     assert "extrapolated to 300" in out
+    assert "wall / floor = " in out and "sending phase / floor = " in out
 
 
 def test_cpu_bench_runs():

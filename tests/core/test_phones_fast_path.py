@@ -13,7 +13,13 @@ import random
 import phonenumbers
 import pytest
 
-from airflow_provider_mta.core.phones import InvalidRecipientError, _parse, _valid_nanp, normalize_recipient
+from airflow_provider_mta.core.phones import (
+    InvalidRecipientError,
+    _parse,
+    _us_checked_first,
+    _valid_nanp,
+    normalize_recipient,
+)
 
 SHAPES = [
     "{a}{e}{l}",
@@ -122,3 +128,14 @@ def test_invalid_numbers_in_a_plain_shape_still_get_parse_errors() -> None:
         normalize_recipient("(555) 555-1111")  # area code 555 is not assigned
     with pytest.raises(InvalidRecipientError, match="region GB"):
         normalize_recipient("3175551111", region="GB")
+
+
+def test_us_numbers_are_checked_once_and_others_still_by_every_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With this phonenumbers, a US number needs one rules check; a Canadian one falls back to is_valid_number."""
+    assert _us_checked_first()  # else the shortcut is off (still correct, just slower)
+    calls: list[str] = []
+    real = phonenumbers.is_valid_number
+    monkeypatch.setattr(phonenumbers, "is_valid_number", lambda n: calls.append("full") or real(n))
+    assert normalize_recipient("(317) 555-1111") == "+13175551111" and calls == []
+    assert normalize_recipient("(416) 555-0123") == "+14165550123"  # Toronto: not a US number, valid in Canada
+    assert calls == ["full"]
