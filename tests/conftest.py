@@ -91,3 +91,39 @@ def postgres_uri() -> str:
             pytest.fail(f"{message}, and CI requires it")
         pytest.skip(message)
     return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _files_holding(secret: bytes, *roots: Path) -> list[str]:
+    found = []
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else ():
+            try:
+                if path.is_file() and not path.is_symlink() and secret in path.read_bytes():
+                    found.append(str(path))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With a canary key (``MTA_TEST_API_KEY``), sweep every file the whole suite left behind.
+
+    The throwaway AIRFLOW_HOME (task logs, the metadata database, DAG-processor logs) and pytest's
+    temporary directory (DAG outputs, Airflow, API-server and sandbox logs, spools) must not hold
+    the key anywhere. A hit fails the run.
+    """
+    if API_KEY == "sandbox-key" or exitstatus not in (0, 1):
+        return
+    basetemp = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    found = _files_holding(API_KEY.encode(), _HOME, basetemp)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        message = f"the API key {API_KEY!r} is in {len(found)} file(s) the suite left: " + ", ".join(found[:20])
+    else:
+        count = sum(1 for root in (_HOME, basetemp) for p in root.rglob("*") if p.is_file())
+        message = f"canary key sweep: {count} files under {_HOME} and {basetemp} hold no API key"
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(message, red=bool(found), green=not found)

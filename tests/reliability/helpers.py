@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+
+from tests.loopback_http import LoopbackServer, QuietHandler
 
 DAGS = Path(__file__).parent.parent / "integration" / "dags"  # the suite's DAGs folder
 
@@ -154,7 +154,7 @@ class CliSandbox:
         return data
 
 
-class EchoServer:
+class EchoServer(LoopbackServer):
     """A careless API on 127.0.0.1 whose errors echo the request back: the Authorization header (the API key)
     and the body (the phone numbers). ``/send`` answers 400 JSON, ``/auth/verify-api-key`` a 502 HTML page,
     anything else 200 with a body that is not JSON."""
@@ -163,9 +163,9 @@ class EchoServer:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         echo = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.body()
                 echo.requests.append((self.command, self.path, dict(self.headers.items()), body))
                 auth = self.headers.get("Authorization", "")
                 said = f"you sent {auth!r} with {body.decode(errors='replace')}"
@@ -177,22 +177,9 @@ class EchoServer:
                     payload = f"<html><head><title>502 {auth}</title></head><body>{said}</body></html>".encode()
                 else:
                     status, kind, payload = 200, "text/plain", f"OK {said}".encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.reply(status, payload, kind)
 
             do_GET = do_POST = _answer
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v3"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
+        self.base_url = self.root + "/v3"

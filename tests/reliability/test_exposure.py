@@ -6,9 +6,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from airflow_provider_mta.core import webhooks
 from airflow_provider_mta.core.webhooks import sign, verify_signature
 from airflow_provider_mta.sandbox.__main__ import parse_args
 from airflow_provider_mta.sandbox.settings import Settings
+from tests.loopback_http import LoopbackServer, QuietHandler
 from tests.reliability.helpers import CliSandbox
 
 PACKAGE = Path(airflow_provider_mta.__file__).parent
@@ -81,34 +80,24 @@ def test_no_secret_is_compared_with_an_ordinary_equality() -> None:
     assert {"webhooks.py", "endpoint.py", "admin.py"} <= set(uses)
 
 
-class _Receiver:
+class _Receiver(LoopbackServer):
     """A webhook receiver on 127.0.0.1 that verifies each delivery with the provider's helper."""
 
     def __init__(self, secret: str) -> None:
         self.verdicts: list[tuple[bool, bool, dict[str, Any]]] = []
         receiver = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                raw = self.body()
                 signature = self.headers.get("X-Signature")
                 ok = verify_signature(secret, raw, signature)
                 forged = verify_signature(secret, raw.replace(b'"status":', b'"status":1'), signature)
                 receiver.verdicts.append((ok, forged, json.loads(raw)))
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(200 if ok else 401)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
+        self.url = self.root + "/hook"
 
 
 def test_sandbox_webhooks_verify_with_the_helper(sandbox: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ import pytest
 from airflow_provider_mta.core.client import MtaClient
 from airflow_provider_mta.core.retry import RetryPolicy
 from airflow_provider_mta.sandbox.testing import SandboxServer
+from tests.loopback_http import LoopbackServer, QuietHandler
 
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_initial=0.01, backoff_max=0.05)
 
@@ -36,7 +36,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: flo
         time.sleep(interval)
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """A webhook receiver on 127.0.0.1: records ``(headers, raw body)`` of every POST, answers 200."""
 
     def __init__(self) -> None:
@@ -45,28 +45,17 @@ class Receiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = self.body()
                 with receiver._lock:
                     receiver.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
                     receiver.received_at.append(time.time())
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(200)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__(Handler)
+        self.url = self.root + "/hook"
 
     def snapshot(self) -> list[tuple[dict[str, str], bytes]]:
         with self._lock:
             return list(self.calls)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
