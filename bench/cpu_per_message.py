@@ -124,7 +124,7 @@ def main() -> None:
     encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
     parts = [
         (
-            "phone number: phonenumbers parse + is_valid_number + E.164",
+            "phone number to E.164, validated by phonenumbers (normalize_recipient)",
             lambda: [normalize_recipient(r["phone"]) for r in data],
         ),
         ("row to properties (ColumnMapping.properties)", lambda: [mapping.properties(r) for r in data]),
