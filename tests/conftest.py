@@ -105,6 +105,9 @@ def _files_holding(secret: bytes, *roots: Path) -> list[str]:
     return found
 
 
+_SWEEP: list[tuple[str, bool]] = []  # (what the sweep found, whether it failed), printed in the summary
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With a canary key (``MTA_TEST_API_KEY``), sweep every file the whole suite left behind.
@@ -117,13 +120,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     basetemp = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     found = _files_holding(API_KEY.encode(), _HOME, basetemp)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        message = f"the API key {API_KEY!r} is in {len(found)} file(s) the suite left: " + ", ".join(found[:20])
+        _SWEEP.append((f"the API key is in {len(found)} file(s) the suite left: " + ", ".join(found[:20]), True))
     else:
         count = sum(1 for root in (_HOME, basetemp) for p in root.rglob("*") if p.is_file())
-        message = f"canary key sweep: {count} files under {_HOME} and {basetemp} hold no API key"
-    if reporter is not None:
-        reporter.ensure_newline()
-        reporter.write_line(message, red=bool(found), green=not found)
+        _SWEEP.append((f"canary key sweep: none of the {count} files under {_HOME} and {basetemp} holds it", False))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for message, failed in _SWEEP:
+        terminalreporter.write_sep("=", message, red=failed, green=not failed)
