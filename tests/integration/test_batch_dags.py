@@ -261,4 +261,11 @@ def test_batch_task_killed_mid_batch_resumes_on_retry(
         assert not re.search(r"\+1317555\d{4}|317555\d{4}", text), (attempt, re.findall(r"\S*317555\d{4}", text)[:3])
     assert_exactly_once(sandbox, pg_expected())
     out = result.out
-    assert out is not None and out["resumed_from_chunk"] >= 8 and out["sent"] == PG_ROWS - PG_INVALID - PG_DUPLICATES
+    assert out is not None and out["sent"] == PG_ROWS - PG_INVALID - PG_DUPLICATES
+    # Chunks go one at a time and each is checkpointed once its answer is read, so at most the chunk in
+    # flight when the worker died is stored by the sandbox but unconfirmed: try 2 resends it with the same
+    # X-Request-Id and gets 409 (counted in already_sent_chunks), never a second text.
+    in_ledger_at_kill = killed["at"] // 250
+    assert out["resumed_from_chunk"] >= in_ledger_at_kill - 1 >= 7, (out, killed)
+    assert out["resumed_from_chunk"] + out["already_sent_chunks"] >= in_ledger_at_kill, (out, killed)
+    assert out["already_sent_chunks"] <= 1, out
