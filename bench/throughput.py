@@ -25,8 +25,6 @@ import argparse
 import json
 import math
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,75 +40,26 @@ API_KEY = "bench-key"
 GOAL = 1.05
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start_sandbox(*, latency_ms: int, rate: str) -> Any:
+    """The sandbox as its own process, warmed with one personalized ``POST /v3/send/cost`` (not rate
+    limited), so the server's imports are done before the clock starts."""
+    from airflow_provider_mta.sandbox.testing import SandboxProcess
 
-
-class Sandbox:
-    """The sandbox as a child process on a free loopback port."""
-
-    def __init__(self, *, latency_ms: int, rate: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "airflow_provider_mta.sandbox",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--api-key",
-            API_KEY,
-            "--latency-ms",
-            str(latency_ms),
-            "--send-rate-limit",
-            rate,
-            "--delivery-delay-s",
-            "0",
-            "--log-level",
-            "warning",
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-        import httpx
-
-        self.http = httpx.Client(base_url=self.url, timeout=60, trust_env=False)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.http.get("/_sandbox/stats").raise_for_status()
-                break
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the sandbox did not start") from None
-                time.sleep(0.1)
-
-    def warm_up(self) -> None:
-        """One personalized ``POST /v3/send/cost`` (not rate limited): the server's imports happen now."""
-        body = {"subscribers": ["+13175550000"], "message": MESSAGE}
-        body["properties"] = {"+13175550000": {"first_name": "Ann", "points": "1"}}
-        headers = {"Authorization": f"Bearer {API_KEY}"}
-        self.http.post("/v3/send/cost", json=body, headers=headers).raise_for_status()
-
-    def stats(self) -> dict[str, Any]:
-        response = self.http.get("/_sandbox/stats")
-        response.raise_for_status()
-        data: dict[str, Any] = response.json()
-        return data
-
-    def reset(self) -> None:
-        self.http.post("/_sandbox/reset").raise_for_status()
-
-    def close(self) -> None:
-        self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    args = (
+        "--latency-ms",
+        str(latency_ms),
+        "--send-rate-limit",
+        rate,
+        "--delivery-delay-s",
+        "0",
+        "--log-level",
+        "warning",
+    )
+    sandbox = SandboxProcess(api_keys=(API_KEY,), args=args).start()
+    body = {"subscribers": ["+13175550000"], "message": MESSAGE}
+    body["properties"] = {"+13175550000": {"first_name": "Ann", "points": "1"}}
+    sandbox.client().post("/v3/send/cost", json=body).raise_for_status()
+    return sandbox
 
 
 def scaled_rate(sends: int, per_window: int, target: float) -> str:
@@ -209,13 +158,12 @@ def main() -> None:
 
     print(f"Machine: {machine()}")
     data = rows(args.recipients)
-    sandbox = Sandbox(latency_ms=args.latency_ms, rate=rate)
+    sandbox = start_sandbox(latency_ms=args.latency_ms, rate=rate)
     try:
-        sandbox.warm_up()
         os.environ["AIRFLOW_CONN_MTA_DEFAULT"] = json.dumps(
             {
                 "conn_type": "mta",
-                "host": sandbox.url + "/v3",
+                "host": sandbox.base_url,
                 "password": API_KEY,
                 "extra": {"send_rate_limit": rate},
             }
@@ -247,7 +195,7 @@ def main() -> None:
             naive_429 = sandbox.stats()["rateLimited"]
         load_after_naive = load()
     finally:
-        sandbox.close()
+        sandbox.stop()
 
     print(f"| {args.recipients:,} recipients, limit {rate}, latency {args.latency_ms} ms | value |")
     print("|---|---:|")

@@ -33,6 +33,7 @@ class MtaNotifier(BaseNotifier):
     """
 
     template_fields: Sequence[str] = ("message", "subscribers", "groups", "mta_conn_id")
+    _render_error: str | None = None  # why a templated field did not render (logged by notify)
 
     def __init__(
         self,
@@ -56,7 +57,7 @@ class MtaNotifier(BaseNotifier):
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render with Jinja; a template error is kept for :meth:`notify` to log, never raised from a callback."""
-        self._render_error: str | None = None
+        self._render_error = None
         try:
             super().render_template_fields(context, jinja_env)
         except Exception as exc:
@@ -98,11 +99,10 @@ class MtaNotifier(BaseNotifier):
         self._log_result(result.already_sent, result.total_sent)
 
     def _raise_render_error(self) -> None:
-        error = getattr(self, "_render_error", None)
-        if error:
+        if self._render_error:
             from airflow_provider_mta.core.errors import MtaValidationError
 
-            raise MtaValidationError(error, field="message")
+            raise MtaValidationError(self._render_error, field="message")
 
     def _log_result(self, already_sent: bool, total: int) -> None:
         if already_sent:

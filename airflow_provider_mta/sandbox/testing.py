@@ -1,8 +1,13 @@
-"""``SandboxServer``: the sandbox on a free loopback port in a background thread, for tests and demos."""
+"""The sandbox on a free loopback port for tests, demos and benchmarks: in a thread (``SandboxServer``)
+or as its own process (``SandboxProcess``)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -12,10 +17,79 @@ import httpx
 from airflow_provider_mta.sandbox.settings import Settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import TracebackType
 
 
-class SandboxServer:
+class _SandboxClient:
+    """Addresses and ``/_sandbox/`` admin helpers of a running sandbox; subclasses set ``_port`` and ``_admin``."""
+
+    _port: int | None
+    _admin: httpx.Client | None
+    api_keys: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        """Always ``http://127.0.0.1:PORT``, whatever address the server binds."""
+        if self._port is None:
+            raise RuntimeError(f"the {type(self).__name__} is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """The connection host for the provider: ``http://127.0.0.1:PORT/v3``."""
+        return self.url + "/v3"
+
+    @property
+    def api_key(self) -> str:
+        return self.api_keys[0]
+
+    def client(self) -> httpx.Client:
+        """An HTTP client for ``url`` that sends the first API key as Bearer token."""
+        if self._admin is None:
+            raise RuntimeError(f"the {type(self).__name__} is not started")
+        return self._admin
+
+    def _open_client(self) -> None:
+        self._admin = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30, trust_env=False
+        )
+
+    def _close_client(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    def messages(self, **filters: Any) -> list[dict[str, Any]]:
+        """``GET /_sandbox/messages``; filters ``to``, ``messageId``, ``requestId``, ``status``, ``limit``."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        response = self.client().get("/_sandbox/messages", params=params)
+        response.raise_for_status()
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
+    def reset(self) -> None:
+        """Clear messages, request ids, webhooks, groups, faults, rate-limit windows and stats."""
+        self.client().post("/_sandbox/reset").raise_for_status()
+
+    def fault(self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0) -> None:
+        """Inject ``kind`` for the next ``count`` sends, once ``after`` sends went through (``docs/sandbox.md``)."""
+        body: dict[str, Any] = {"fault": kind, "count": count}
+        if status is not None:
+            body["status"] = status
+        if after:
+            body["after"] = after
+        self.client().post("/_sandbox/faults", json=body).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        """``GET /_sandbox/stats``: counters since the last reset, plus ``messages`` and ``pendingFaults``."""
+        response = self.client().get("/_sandbox/stats")
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+
+class SandboxServer(_SandboxClient):
     """Start with ``with SandboxServer() as s:`` (or :meth:`start`/:meth:`stop`); talk to ``s.base_url``.
 
     Several servers may share one ``db_path`` one after another (a restart keeps the ledger).
@@ -42,6 +116,7 @@ class SandboxServer:
             delivery_delay_s=delivery_delay_s,
             db_path=db_path,
         )
+        self.api_keys = api_keys
         self._startup_timeout = startup_timeout_s
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -83,19 +158,12 @@ class SandboxServer:
                 sock.close()
                 raise RuntimeError("the MTA sandbox did not start (see the log above)")
             time.sleep(0.01)
-        self._admin = httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {self.api_key}"},
-            timeout=30,
-            trust_env=False,
-        )
+        self._open_client()
         return self
 
     def stop(self) -> None:
         """Stop serving, run the app's shutdown (ledger closed) and join the thread."""
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
+        self._close_client()
         if self._thread is None:
             return
         self._server.should_exit = True
@@ -111,54 +179,79 @@ class SandboxServer:
     ) -> None:
         self.stop()
 
-    # -- addresses -----------------------------------------------------------------------------
+
+class SandboxProcess(_SandboxClient):
+    """``python -m airflow_provider_mta.sandbox`` as a child process on a free port, its whole output
+    (uvicorn's access log included) written to ``log_path`` (or discarded).
+
+    ``host`` is the address it binds (``0.0.0.0`` to expose it); requests from here always go to
+    127.0.0.1. ``args`` are more command-line flags, such as ``("--latency-ms", "50")``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: tuple[str, ...] = ("sandbox-key",),
+        host: str = "127.0.0.1",
+        args: tuple[str, ...] = (),
+        log_path: Path | None = None,
+        startup_timeout_s: float = 30.0,
+    ) -> None:
+        self.api_keys, self.host, self.args, self.log_path = api_keys, host, args, log_path
+        self._startup_timeout = startup_timeout_s
+        self._port: int | None = None
+        self._admin: httpx.Client | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def port(self) -> int:
         if self._port is None:
-            raise RuntimeError("the SandboxServer is not started")
-        return f"http://127.0.0.1:{self._port}"
+            raise RuntimeError("the SandboxProcess is not started")
+        return self._port
 
-    @property
-    def base_url(self) -> str:
-        """The connection host for the provider: ``http://127.0.0.1:PORT/v3``."""
-        return self.url + "/v3"
+    def start(self) -> SandboxProcess:
+        """Start the process and wait until it answers."""
+        if self._proc is not None:
+            raise RuntimeError("this SandboxProcess is already running")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self._port = int(sock.getsockname()[1])
+        keys = [arg for key in self.api_keys for arg in ("--api-key", key)]
+        command = [sys.executable, "-m", "airflow_provider_mta.sandbox", "--host", self.host, "--port", str(self._port)]
+        with self.log_path.open("wb") if self.log_path else open(os.devnull, "wb") as out:
+            self._proc = subprocess.Popen(
+                [*command, *keys, *self.args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + self._startup_timeout
+        while True:
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the MTA sandbox process did not start (output: {self.log_path or 'discarded'})")
+            try:
+                httpx.get(self.base_url + "/auth/verify-api-key", timeout=1, trust_env=False)  # any answer will do
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self._open_client()
+        return self
 
-    @property
-    def api_key(self) -> str:
-        return self.settings.api_keys[0]
+    def stop(self) -> None:
+        """Interrupt the process (uvicorn shuts down gracefully and says so), kill it after 10 s."""
+        self._close_client()
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-    # -- admin helpers -------------------------------------------------------------------------
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
 
-    def _client(self) -> httpx.Client:
-        if self._admin is None:
-            raise RuntimeError("the SandboxServer is not started")
-        return self._admin
-
-    def messages(self, **filters: Any) -> list[dict[str, Any]]:
-        """``GET /_sandbox/messages``; filters ``to``, ``messageId``, ``requestId``, ``status``, ``limit``."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        response = self._client().get("/_sandbox/messages", params=params)
-        response.raise_for_status()
-        rows: list[dict[str, Any]] = response.json()
-        return rows
-
-    def reset(self) -> None:
-        """Clear messages, request ids, webhooks, groups, faults, rate-limit windows and stats."""
-        self._client().post("/_sandbox/reset").raise_for_status()
-
-    def fault(self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0) -> None:
-        """Inject ``kind`` for the next ``count`` sends, once ``after`` sends went through (``docs/sandbox.md``)."""
-        body: dict[str, Any] = {"fault": kind, "count": count}
-        if status is not None:
-            body["status"] = status
-        if after:
-            body["after"] = after
-        self._client().post("/_sandbox/faults", json=body).raise_for_status()
-
-    def stats(self) -> dict[str, Any]:
-        """``GET /_sandbox/stats``: counters since the last reset, plus ``messages`` and ``pendingFaults``."""
-        response = self._client().get("/_sandbox/stats")
-        response.raise_for_status()
-        data: dict[str, Any] = response.json()
-        return data
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

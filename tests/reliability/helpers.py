@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-import httpx
 
 from tests.loopback_http import LoopbackServer, QuietHandler
 
@@ -64,94 +57,6 @@ def execute(op: Any, ctx: dict[str, Any] | None = None) -> Any:
     ctx = ctx or context(task_id=op.task_id)
     op.render_template_fields(ctx)
     return op.execute(ctx)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class CliSandbox:
-    """``python -m airflow_provider_mta.sandbox`` in a subprocess, its whole output (uvicorn's access log
-    included) in ``log_path``. Requests always go to 127.0.0.1, whatever ``host`` it binds."""
-
-    def __init__(
-        self, *, log_path: Path, host: str = "127.0.0.1", api_keys: tuple[str, ...], args: tuple[str, ...] = ()
-    ):
-        self.log_path, self.host, self.api_keys, self.args = log_path, host, api_keys, args
-        self.port = free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._admin: httpx.Client | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v3"
-
-    @property
-    def api_key(self) -> str:
-        return self.api_keys[0]
-
-    def start(self) -> CliSandbox:
-        keys = [arg for key in self.api_keys for arg in ("--api-key", key)]
-        command = [sys.executable, "-m", "airflow_provider_mta.sandbox", "--host", self.host, "--port", str(self.port)]
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                [*command, *keys, "--log-level", "info", *self.args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            assert self._proc.poll() is None, self.log_path.read_text()
-            try:
-                httpx.get(self.url + "/v3/auth/verify-api-key", timeout=1, trust_env=False)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the sandbox did not start within 30 s"
-                time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {self.api_key}"}
-        self._admin = httpx.Client(base_url=self.url, headers=headers, timeout=30, trust_env=False)
-        return self
-
-    def stop(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully (and logs that it did)
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
-    def admin(self) -> httpx.Client:
-        assert self._admin is not None
-        return self._admin
-
-    def messages(self, **filters: Any) -> list[dict[str, Any]]:
-        response = self.admin().get("/_sandbox/messages", params={k: v for k, v in filters.items() if v is not None})
-        response.raise_for_status()
-        rows: list[dict[str, Any]] = response.json()
-        return rows
-
-    def reset(self) -> None:
-        self.admin().post("/_sandbox/reset").raise_for_status()
-
-    def fault(self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0) -> None:
-        body = {"fault": kind, "count": count, "after": after, **({"status": status} if status else {})}
-        self.admin().post("/_sandbox/faults", json=body).raise_for_status()
-
-    def stats(self) -> dict[str, Any]:
-        response = self.admin().get("/_sandbox/stats")
-        response.raise_for_status()
-        data: dict[str, Any] = response.json()
-        return data
 
 
 class EchoServer(LoopbackServer):

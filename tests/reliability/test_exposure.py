@@ -19,8 +19,8 @@ from airflow_provider_mta.core import webhooks
 from airflow_provider_mta.core.webhooks import sign, verify_signature
 from airflow_provider_mta.sandbox.__main__ import parse_args
 from airflow_provider_mta.sandbox.settings import Settings
+from airflow_provider_mta.sandbox.testing import SandboxProcess
 from tests.loopback_http import LoopbackServer, QuietHandler
-from tests.reliability.helpers import CliSandbox
 
 PACKAGE = Path(airflow_provider_mta.__file__).parent
 BODY = b'{"destinationNumber":"+13175551111","messageId":17,"status":4}'
@@ -127,10 +127,11 @@ def test_the_sandbox_binds_to_loopback_by_default() -> None:
 
 
 @pytest.fixture(scope="module")
-def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliSandbox]:
+def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """The command-line sandbox bound to every interface (requests still only go to 127.0.0.1)."""
     log = tmp_path_factory.mktemp("exposed-sandbox") / "sandbox.log"
-    server = CliSandbox(log_path=log, host="0.0.0.0", api_keys=("exposed-key-1", "exposed-key-2")).start()
+    keys = ("exposed-key-1", "exposed-key-2")
+    server = SandboxProcess(log_path=log, host="0.0.0.0", api_keys=keys, args=("--log-level", "info")).start()
     try:
         yield server
     finally:
@@ -148,7 +149,7 @@ ADMIN_ROUTES = [
 ]
 
 
-def test_bound_elsewhere_the_admin_routes_need_an_accepted_key(exposed: CliSandbox) -> None:
+def test_bound_elsewhere_the_admin_routes_need_an_accepted_key(exposed: SandboxProcess) -> None:
     log = exposed.log_path.read_text()
     assert f"http://0.0.0.0:{exposed.port}/v3" in log and "non-loopback host" in log
     fault = {"fault": "status", "status": 503}

@@ -36,10 +36,11 @@ from airflow_provider_mta.hooks.mta import MtaHook
 from airflow_provider_mta.notifications.mta import MtaNotifier
 from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
 from airflow_provider_mta.operators.send import SendSmsOperator
+from airflow_provider_mta.sandbox.testing import SandboxProcess
 from airflow_provider_mta.sensors.delivery import MtaDeliverySensor
 from tests.conftest import mta_conn_json, use_sandbox
 from tests.reliability import fault_matrix
-from tests.reliability.helpers import CliSandbox, EchoServer, context, execute
+from tests.reliability.helpers import EchoServer, context, execute
 
 pytestmark = pytest.mark.integration
 
@@ -77,11 +78,10 @@ def test_the_scan_finds_a_planted_key_and_full_numbers() -> None:
 
 
 @pytest.fixture(scope="module")
-def canary_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliSandbox]:
+def canary_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     log = tmp_path_factory.mktemp("canary-sandbox") / "sandbox.log"
-    server = CliSandbox(
-        log_path=log, api_keys=(CANARY,), args=("--send-rate-limit", "0", "--delivery-delay-s", "1")
-    ).start()
+    args = ("--send-rate-limit", "0", "--delivery-delay-s", "1", "--log-level", "info")
+    server = SandboxProcess(log_path=log, api_keys=(CANARY,), args=args).start()
     try:
         yield server
     finally:
@@ -90,7 +90,7 @@ def canary_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliSandb
 
 
 @pytest.fixture
-def sandbox(canary_server: CliSandbox, monkeypatch: pytest.MonkeyPatch) -> Any:
+def sandbox(canary_server: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Overrides the shared sandbox (also for ``run_dag``): the command-line sandbox with the canary key."""
     return use_sandbox(canary_server, monkeypatch)
 
@@ -112,7 +112,7 @@ def template_fields(obj: Any) -> str:
 
 
 def test_in_process_nothing_leaks(
-    sandbox: CliSandbox,
+    sandbox: SandboxProcess,
     echo: EchoServer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -225,7 +225,7 @@ def _db_rows(db: Path, dag_id: str) -> dict[str, str]:
 
 
 def test_under_airflow_nothing_leaks(
-    run_dag: Any, sandbox: CliSandbox, echo: EchoServer, airflow_home: Path, tmp_path: Path
+    run_dag: Any, sandbox: SandboxProcess, echo: EchoServer, airflow_home: Path, tmp_path: Path
 ) -> None:
     result = run_dag(
         "mta_rel_secrets",
@@ -261,7 +261,7 @@ def test_under_airflow_nothing_leaks(
         no_full_numbers(name, data.decode(errors="replace"))
 
 
-def test_sandbox_log_hides_the_key_of_the_inbox_url(canary_server: CliSandbox) -> None:
+def test_sandbox_log_hides_the_key_of_the_inbox_url(canary_server: SandboxProcess) -> None:
     """Browsers pass the key as ``/?key=`` on a non-loopback host; uvicorn's access log must not keep it."""
     assert httpx.get(canary_server.url + "/", params={"key": CANARY}, trust_env=False).status_code == 200
     assert httpx.get(canary_server.base_url + "/auth/verify-api-key", trust_env=False,
