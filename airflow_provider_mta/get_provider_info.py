@@ -40,6 +40,30 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Mobile Text Alerts", "python-modules": ["airflow_provider_mta.triggers.delivery"]}
         ],
+        "config": {
+            "mta": {
+                "description": "Defaults of the Mobile Text Alerts provider.",
+                "options": {
+                    "quiet_hours": {
+                        "description": "Local wall-clock window (at each recipient's number) in which "
+                        "BatchPersonalizedSmsOperator may deliver texts, as HH:MM-HH:MM; 'off' turns the "
+                        "batch default off. A task's own quiet_hours= wins.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "08:00-21:00",
+                        "default": "08:00-21:00",
+                    },
+                    "quiet_hours_action": {
+                        "description": "What a batch does with recipients outside their window: defer "
+                        "(scheduled for when it opens), skip or fail.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "defer",
+                        "default": "defer",
+                    },
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_mta.hooks.mta.MtaHook",
@@ -55,6 +79,7 @@ def get_provider_info() -> dict[str, Any]:
                         "max_retries": "5",
                         "send_rate_limit": "25/15",
                         "default_region": "US",
+                        "opt_out_conn_id": "my_postgres",
                     },
                 },
                 "conn-fields": {
@@ -78,6 +103,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Default phone region",
                         "schema": {"type": ["string", "null"]},
                         "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
+                    },
+                    "opt_out_conn_id": {
+                        "label": "Opt-out table connection",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
+                        "text again; the delivery sensor adds numbers MTA reports as STOPPED.",
                     },
                 },
             }

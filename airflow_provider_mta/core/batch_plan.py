@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_mta.core import liquid
 from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.estimate import Preview
+from airflow_provider_mta.core.length import length_fix, units_problem
 from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
 from airflow_provider_mta.core.rows import ColumnMapping
-from airflow_provider_mta.core.segments import MMS_MAX_CHARS, compose, estimate
+from airflow_provider_mta.core.segments import compose, estimate
 from airflow_provider_mta.core.spool import RecipientSpool
+
+if TYPE_CHECKING:
+    from airflow_provider_mta.core.quiet_hours import QuietHours
 
 OnInvalid = Literal["fail", "skip"]
 PROGRESS_EVERY_ROWS = 50_000
@@ -61,6 +65,16 @@ class BatchPlan:
     previews: list[Preview] = field(default_factory=list)
     invalid_rows: list[RowProblem] = field(default_factory=list)
     conflicting_duplicates: list[RowProblem] = field(default_factory=list)
+    suppressed: int = 0
+    too_long: int = 0
+    no_send_window: int = 0
+    exempt_from_quiet_hours: int = 0
+    refused_rows: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def refused(self) -> int:
+        """Recipients that cannot be sent as given: a text over MTA's limit, or no send window."""
+        return self.too_long + self.no_send_window
 
     def close(self) -> None:
         self.spool.close()
@@ -83,6 +97,9 @@ def plan_batch(
     report_limit: int = 5,
     spool_dir: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    suppressed: Container[str] | None = None,
+    quiet_hours: QuietHours | None = None,
+    check_length: bool = True,
 ) -> BatchPlan:
     """Validate every row and spool the accepted recipients; raise before sending on any error.
 
@@ -90,6 +107,11 @@ def plan_batch(
     ``"skip"`` leaves them out and counts them. A recipient that lacks a variable the message uses
     always fails (give it in ``defaults`` instead). Only the variables the message uses are kept as
     properties, unless ``send_all_properties`` (a saved MTA template whose variables are unknown here).
+
+    Each text (after Liquid, header and footer) must fit MTA's length limit (``check_length``; off only
+    for a saved template, whose text MTA alone knows), and with ``quiet_hours`` each number must have
+    a send window; recipients that fail either are refused like invalid rows (``on_invalid``).
+    Recipients in ``suppressed`` (normalized, opted out) are spooled in their place but never sent.
     """
     if on_invalid not in ("fail", "skip"):
         raise MtaValidationError(f"on_invalid: must be 'fail' or 'skip', not {on_invalid!r}", field="on_invalid")
@@ -101,6 +123,7 @@ def plan_batch(
     missing: list[RowProblem] = []
     missing_count = 0
     checked_columns = False
+    refused: set[str] = set()  # recipients whose first row cannot be sent (bounded by those rows)
     try:
         for row_no, row, recipient in _with_recipients(rows, mapping.phone_column, region, NORMALIZE_BLOCK_ROWS):
             plan.rows = row_no
@@ -126,33 +149,53 @@ def plan_batch(
                 if len(missing) < report_limit:
                     missing.append(RowProblem(row_no, mask_recipient(recipient), f"lacks {', '.join(lacking)}"))
                 continue
+            if recipient in refused:
+                plan.duplicates += 1  # the first row of this recipient could not be sent; it wins
+                continue
             props_json = _PROPS_JSON(props)
-            first = plan.spool.add(recipient, row_no, props_json)
+            is_suppressed = suppressed is not None and recipient in suppressed
+            group = quiet_hours.group_of(recipient) if quiet_hours is not None else ""
+            first = plan.spool.add(recipient, row_no, props_json, group=group, suppressed=is_suppressed)
             if first is not None:
                 plan.duplicates += 1
                 if plan.spool.props_of(recipient) != props_json and len(plan.conflicting_duplicates) < report_limit:
-                    problem = f"same recipient as row {first} with other properties; row {first} is kept"
-                    plan.conflicting_duplicates.append(RowProblem(row_no, mask_recipient(recipient), problem))
+                    kept = f"same recipient as row {first} with other properties; row {first} is kept"
+                    plan.conflicting_duplicates.append(RowProblem(row_no, mask_recipient(recipient), kept))
                 continue
-            text = compose(
-                _render(message, props, row_no, recipient) if needed else (message or ""), header=header, footer=footer
-            )
-            cost = estimate(text, is_mms=is_mms)
-            if is_mms and len(text) > MMS_MAX_CHARS:
-                raise MtaValidationError(
-                    f"message: row {row_no} ({mask_recipient(recipient)}) renders to {len(text)} characters; "
-                    f"an MMS allows {MMS_MAX_CHARS}",
-                    field="message",
+            digest.update(f"{recipient}\x1f{props_json}\x1e".encode())
+            if is_suppressed:
+                plan.suppressed += 1  # keeps its place in the chunks; never rendered, counted or sent
+                continue
+            problem = quiet_hours.problem(group) if quiet_hours is not None else None
+            text = ""
+            if problem is None:
+                text = compose(
+                    _render(message, props, row_no, recipient) if needed else (message or ""),
+                    header=header,
+                    footer=footer,
                 )
+                cost = estimate(text, is_mms=is_mms)
+                problem = units_problem(cost.units, is_mms=is_mms) if check_length else None
+                if problem is not None:
+                    plan.too_long += 1
+            else:
+                plan.no_send_window += 1
+            if problem is not None:
+                plan.spool.discard_last()
+                refused.add(recipient)
+                if len(plan.refused_rows) < report_limit:
+                    plan.refused_rows.append(RowProblem(row_no, mask_recipient(recipient), problem))
+                continue
+            if group == "" and quiet_hours is not None and "@" in recipient:
+                plan.exempt_from_quiet_hours += 1
             plan.credits += cost.credits
             plan.parts += cost.parts
-            digest.update(f"{recipient}\x1f{props_json}\x1e".encode())
             if len(plan.previews) < previews:
                 plan.previews.append(Preview(mask_recipient(recipient), text, cost.parts, cost.credits, cost.encoding))
         plan.spool.finish()
-        plan.recipients = plan.spool.count
+        plan.recipients = plan.spool.count - plan.suppressed
         plan.fingerprint = digest.hexdigest()
-        _raise_on_problems(plan, on_invalid, missing, missing_count, needed)
+        _raise_on_problems(plan, on_invalid, missing, missing_count, needed, is_mms=is_mms)
     except BaseException:
         plan.close()
         raise
@@ -211,7 +254,13 @@ def _render(message: str | None, props: Mapping[str, Any], row_no: int, recipien
 
 
 def _raise_on_problems(
-    plan: BatchPlan, on_invalid: OnInvalid, missing: list[RowProblem], missing_count: int, needed: list[str]
+    plan: BatchPlan,
+    on_invalid: OnInvalid,
+    missing: list[RowProblem],
+    missing_count: int,
+    needed: list[str],
+    *,
+    is_mms: bool,
 ) -> None:
     if plan.invalid and on_invalid == "fail":
         shown = "; ".join(str(p) for p in plan.invalid_rows)
@@ -221,6 +270,16 @@ def _raise_on_problems(
             "Nothing was sent; fix them or set on_invalid='skip'",
             field="rows",
         )
+    if plan.refused and on_invalid == "fail":
+        shown = "; ".join(str(p) for p in plan.refused_rows)
+        more = f" and {plan.refused - len(plan.refused_rows)} more" if plan.refused > len(plan.refused_rows) else ""
+        field_name = "message" if plan.too_long else "quiet_hours"
+        fix = f" ({length_fix(is_mms=is_mms)})" if plan.too_long else ""
+        raise MtaValidationError(
+            f"{field_name}: {plan.refused} recipient(s) cannot be sent as given: {shown}{more}{fix}. "
+            "Nothing was sent; fix them or set on_invalid='skip'",
+            field=field_name,
+        )
     if missing_count:
         shown = "; ".join(str(p) for p in missing)
         more = f" and {missing_count - len(missing)} more" if missing_count > len(missing) else ""
@@ -229,5 +288,5 @@ def _raise_on_problems(
             f"{shown}{more}. Nothing was sent; fill the column(s) or declare defaults={{...}}",
             field="properties",
         )
-    if plan.rows and not plan.recipients:
+    if plan.rows and not plan.recipients and not plan.suppressed:
         raise MtaValidationError(f"rows: none of the {plan.rows} row(s) has a valid recipient", field="rows")

@@ -45,6 +45,9 @@ class Checkpoint:
     outbound_ids: list[int] | None = field(default_factory=list)
     completed: bool = False
     started_try: int | None = None
+    deferred: int = 0
+    deferred_until: dict[str, int] = field(default_factory=dict)
+    quiet_hours_skipped: int = 0
     version: int = VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -77,6 +80,11 @@ class Checkpoint:
                 self.outbound_ids = None
             else:
                 self.outbound_ids.extend(outbound_ids)
+
+    def record_deferred(self, *, recipients: int, until: str) -> None:
+        """Count recipients of the chunk just recorded as scheduled for ``until`` (their window's opening)."""
+        self.deferred += recipients
+        self.deferred_until[until] = self.deferred_until.get(until, 0) + recipients
 
 
 def resume_point(stored: Checkpoint | None, *, fingerprint: str, store: CheckpointStore) -> Checkpoint | None:

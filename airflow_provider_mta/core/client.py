@@ -21,6 +21,7 @@ from airflow_provider_mta.core.errors import (
     MtaConflictError,
     MtaRateLimitError,
     MtaTransportError,
+    MtaValidationError,
     error_from_response,
 )
 from airflow_provider_mta.core.idempotency import new_request_id
@@ -38,7 +39,11 @@ DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_SEND_RATE_LIMIT = RateLimit(25, 15.0)
 SEND_PATH = "/send"
+SEND_COST_PATH = "/send/cost"
 VERIFY_PATH = "/auth/verify-api-key"
+REQUEST_ID_TAG = "requestId"
+"""Every send carries its ``X-Request-Id`` in this tag too, so it can be matched afterwards (webhooks,
+``/deliveries``) even if MTA does not honour the header's 409 promise (docs/assumptions.md)."""
 
 
 class _ClientBase:
@@ -80,6 +85,29 @@ class _ClientBase:
                 "User-Agent": f"airflow-provider-mta/{__version__}",
             },
         }
+
+    @staticmethod
+    def _credits(envelope: Any) -> int:
+        """``data.messageCredits`` of a ``/send/cost`` answer; anything else is an error naming it."""
+        data = envelope.get("data") if isinstance(envelope, dict) else None
+        credits = data.get("messageCredits") if isinstance(data, dict) else None
+        if isinstance(credits, bool) or not isinstance(credits, (int, float)):
+            raise MtaTransportError(f"MTA POST {SEND_COST_PATH} answered without a number in data.messageCredits")
+        return int(credits)
+
+    @staticmethod
+    def _send_payload(request: SendRequest, request_id: str) -> dict[str, Any]:
+        """The ``/send`` body with the request id also in ``tags`` (see :data:`REQUEST_ID_TAG`)."""
+        payload = request.to_payload()
+        tags = dict(payload.get("tags") or {})
+        if tags.get(REQUEST_ID_TAG, request_id) != request_id:
+            raise MtaValidationError(
+                f"tags: {REQUEST_ID_TAG!r} is reserved for the request's X-Request-Id; use another tag name",
+                field="tags",
+            )
+        tags[REQUEST_ID_TAG] = request_id
+        payload["tags"] = tags
+        return payload
 
     @staticmethod
     def _request_headers(request_id: str | None) -> dict[str, str]:
@@ -188,11 +216,15 @@ class MtaClient(_ClientBase):
         request_id = request_id or new_request_id()
         try:
             envelope = self.request(
-                "POST", SEND_PATH, json_body=request.to_payload(), request_id=request_id, paced=True
+                "POST", SEND_PATH, json_body=self._send_payload(request, request_id), request_id=request_id, paced=True
             )
         except MtaConflictError as exc:
             return self._conflict_result(exc, request_id)
         return SendResult.from_envelope(envelope, request_id=request_id)
+
+    def send_cost(self, request: SendRequest) -> int:
+        """``POST /send/cost``: the credits MTA would charge for this request (nothing is sent)."""
+        return self._credits(self.request("POST", SEND_COST_PATH, json_body=request.to_payload()))
 
     def close(self) -> None:
         self._http.close()
@@ -267,11 +299,15 @@ class AsyncMtaClient(_ClientBase):
         request_id = request_id or new_request_id()
         try:
             envelope = await self.request(
-                "POST", SEND_PATH, json_body=request.to_payload(), request_id=request_id, paced=True
+                "POST", SEND_PATH, json_body=self._send_payload(request, request_id), request_id=request_id, paced=True
             )
         except MtaConflictError as exc:
             return self._conflict_result(exc, request_id)
         return SendResult.from_envelope(envelope, request_id=request_id)
+
+    async def send_cost(self, request: SendRequest) -> int:
+        """``POST /send/cost`` (async)."""
+        return self._credits(await self.request("POST", SEND_COST_PATH, json_body=request.to_payload()))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -252,6 +252,29 @@ def parse_page(envelope: Any) -> DeliveryPage:
     )
 
 
+STOPPED_NUMBER = 11
+"""The status of a text to a number that has texted STOP: it must never be texted again."""
+
+
+def stopped_recipients(envelope: Any) -> list[str]:
+    """The recipients (as MTA lists them, **not masked**: never log them) of rows whose status is STOPPED.
+
+    Reads a ``/deliveries`` page or a delivery report; the caller stores them in the opt-out table.
+    """
+    data = _data(envelope)
+    rows: Any = data
+    if isinstance(data, Mapping):
+        listed = next((data[k] for k in _ROW_LIST_KEYS if isinstance(data.get(k), list)), None)
+        rows = listed if listed is not None else [data]
+    found = []
+    for row in rows if isinstance(rows, list) else ():
+        record = parse_record(row)
+        recipient = _first(row, _RECIPIENT_KEYS) if isinstance(row, Mapping) else None
+        if record is not None and record.status.code == STOPPED_NUMBER and recipient is not None:
+            found.append(str(recipient))
+    return found
+
+
 # -- the rule ------------------------------------------------------------------------------------
 
 FAIL_ON_WORDS = ("any", "never")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_provider_mta.core import liquid
+from airflow_provider_mta.core.errors import MtaValidationError
+from airflow_provider_mta.core.length import length_fix, units_problem
 from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.segments import compose, estimate
 
@@ -38,13 +40,18 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
     """Render each listed recipient's text (Liquid properties, header, footer) and count its credits.
 
     For groups, subscriber ids, threads and all subscribers only the per-message cost is known.
+    Raises :class:`MtaValidationError` naming the (masked) recipient when a text is longer than MTA
+    accepts (a saved template without ``message`` is MTA's to measure).
     """
     message = request.message or ""
     is_mms = request.sends_as_mms
+    check = request.message is not None
     shown: list[Preview] = []
     if not request.subscribers:
         text = compose(message, header=request.header, footer=request.footer)
         cost = estimate(text, is_mms=is_mms)
+        if check:
+            _check_length(cost.units, is_mms, "every recipient")
         shown.append(Preview("(each recipient)", text, cost.parts, cost.credits, cost.encoding))
         count = len(request.subscriber_ids) if request.subscriber_ids else None
         return SendEstimate(count, cost.credits, cost.credits * count if count else None, shown)
@@ -55,8 +62,18 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
         body = liquid.render(message, props) if uses_liquid else message
         text = compose(body, header=request.header, footer=request.footer)
         cost = estimate(text, is_mms=is_mms)
+        if check:
+            _check_length(cost.units, is_mms, mask_recipient(recipient))
         total += cost.credits
         worst = max(worst, cost.credits)
         if len(shown) < previews:
             shown.append(Preview(mask_recipient(recipient), text, cost.parts, cost.credits, cost.encoding))
     return SendEstimate(len(request.subscribers), worst, total, shown)
+
+
+def _check_length(units: int, is_mms: bool, who: str) -> None:
+    problem = units_problem(units, is_mms=is_mms)
+    if problem is not None:
+        raise MtaValidationError(
+            f"message: for {who}, {problem}: {length_fix(is_mms=is_mms)}. Nothing was sent", field="message"
+        )

@@ -15,7 +15,6 @@ from pydantic.alias_generators import to_camel
 
 from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.masking import mask_recipient
-from airflow_provider_mta.core.segments import MMS_MAX_CHARS
 
 RECIPIENT_FIELDS = ("subscribers", "subscriber_ids", "groups", "thread_id", "all_subscribers")
 _MTA_DATE_RE = re.compile(r"^(\d{8})T(\d{4,6})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -187,8 +186,6 @@ class SendRequest(_Wire):
                 raise _FieldError("properties", f"has keys that are not in subscribers: {names}")
         if self.repeat is not None and self.scheduled_date is None:
             raise _FieldError("repeat", "needs scheduled_date")
-        if self.sends_as_mms and self.message and len(self.message) > MMS_MAX_CHARS:
-            raise _FieldError("message", f"is {len(self.message)} characters; an MMS allows {MMS_MAX_CHARS}")
         return self
 
     @property

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from airflow.sdk import Connection
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-_EXTRAS = ("timeout", "max_retries", "send_rate_limit", "default_region")
+_EXTRAS = ("timeout", "max_retries", "send_rate_limit", "default_region", "opt_out_conn_id")
 
 
 class MtaHook(BaseHook):
@@ -28,7 +28,8 @@ class MtaHook(BaseHook):
 
     The connection's password is the API key (sent as a Bearer token) and its host the base URL
     (default ``https://api.mobile-text-alerts.com/v3``; the bundled sandbox is ``http://127.0.0.1:8787/v3``).
-    Extras: ``timeout``, ``max_retries``, ``send_rate_limit`` (``N/SECONDS``) and ``default_region``.
+    Extras: ``timeout``, ``max_retries``, ``send_rate_limit`` (``N/SECONDS``), ``default_region`` and
+    ``opt_out_conn_id`` (the SQL connection of the shared opt-out table).
 
     :param mta_conn_id: The ``mta`` connection to use.
     :param timeout: Seconds to wait for one answer; overrides the connection extra.
@@ -59,8 +60,10 @@ class MtaHook(BaseHook):
             "max_retries": max_retries,
             "send_rate_limit": send_rate_limit,
             "default_region": default_region,
+            "opt_out_conn_id": None,
         }
         self._region: str | None = None
+        self._opt_out_conn_id: str | None = None
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -141,6 +144,7 @@ class MtaHook(BaseHook):
                     "country code phonenumbers knows; use an ISO 3166 code such as US, GB or DE"
                 )
         self._region = region
+        self._opt_out_conn_id = str(settings["opt_out_conn_id"]).strip() if settings["opt_out_conn_id"] else None
         return options
 
     @staticmethod
@@ -204,6 +208,17 @@ class MtaHook(BaseHook):
             self.client  # noqa: B018 - reading the connection once sets the default region
         return self._region
 
+    @property
+    def opt_out_conn_id(self) -> str | None:
+        """The connection extra ``opt_out_conn_id``: the SQL connection of the shared opt-out table."""
+        if self._region is None:
+            self.client  # noqa: B018 - reading the connection once sets it
+        return self._opt_out_conn_id
+
+    def get_send_cost(self, request: SendRequest) -> int:
+        """The credits MTA's ``POST /send/cost`` quotes for a request; nothing is sent."""
+        return self.client.send_cost(request)
+
     def build_request(self, **fields: Any) -> SendRequest:
         """Validate ``/send`` fields (snake_case) and normalize phone numbers to E.164.
 
@@ -218,16 +233,25 @@ class MtaHook(BaseHook):
     def send_message(self, *, request_id: str | None = None, **fields: Any) -> SendResult:
         """Validate and send, e.g. ``send_message(subscribers=["+13175551111"], message="Hi")``.
 
+        Every recipient's text is checked against MTA's length limit (160 characters as SMS, 1,550 as
+        MMS) before the request leaves; :meth:`send` sends a built request as is.
+
         Returns the parsed result (``message_id``, ``outbound_ids``, ``total_sent``, ``already_sent``).
         """
-        return self.send(self.build_request(**fields), request_id=request_id)
+        from airflow_provider_mta.core.estimate import estimate_send
+
+        request = self.build_request(**fields)
+        estimate_send(request, previews=0)  # MTA's length limit, checked before anything is sent
+        return self.send(request, request_id=request_id)
 
     async def asend_message(self, *, request_id: str | None = None, **fields: Any) -> SendResult:
         """Async twin of :meth:`send_message`."""
+        from airflow_provider_mta.core.estimate import estimate_send
         from airflow_provider_mta.core.models import SendRequest
 
         async with await self.aget_conn() as client:  # one async connection lookup, which sets the region
             request = SendRequest.build(region=self._region, **fields)
+            estimate_send(request, previews=0)
             self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(request), request_id or "random")
             return await client.send(request, request_id=request_id)
 
@@ -271,6 +295,38 @@ class MtaHook(BaseHook):
         params = deliveries_params(message_id=message_id, page=page, page_size=page_size, status=status)
         async with self._async_client(client) as c:
             return parse_page(await c.request("GET", DELIVERIES_PATH, params=params))
+
+    def stopped_recipients(self, *, message_ids: Sequence[str] = (), outbound_ids: Sequence[int] = ()) -> list[str]:
+        """Recipients MTA reported as 11 STOPPED_NUMBER among these sends (full numbers: never log them).
+
+        Pages ``GET /deliveries`` of each message id (``filters[status]=undeliverable``), and reads the
+        delivery report of each outbound id given.
+        """
+        from airflow_provider_mta.core.delivery import (
+            DELIVERIES_PATH,
+            MAX_PAGE_SIZE,
+            deliveries_params,
+            parse_page,
+            report_path,
+            stopped_recipients,
+        )
+
+        found: list[str] = []
+        for message_id in message_ids:
+            for page in range(1, 101):
+                params = deliveries_params(
+                    message_id=message_id, page=page, page_size=MAX_PAGE_SIZE, status="undeliverable"
+                )
+                envelope = self.client.request("GET", DELIVERIES_PATH, params=params)
+                found += stopped_recipients(envelope)
+                listed = parse_page(envelope)
+                if len(listed.records) < MAX_PAGE_SIZE or (
+                    listed.total is not None and page * MAX_PAGE_SIZE >= listed.total
+                ):
+                    break
+        for outbound_id in outbound_ids:
+            found += stopped_recipients(self.client.request("GET", report_path(outbound_id)))
+        return list(dict.fromkeys(found))
 
     @contextlib.asynccontextmanager
     async def _async_client(self, client: AsyncMtaClient | None) -> AsyncIterator[AsyncMtaClient]:

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
+from airflow_provider_mta.core.length import SMS_MAX_CHARS as SMS_LIMIT
 from airflow_provider_mta.hooks.mta import MtaHook
 
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
-
-SMS_LIMIT = 160
 
 
 class MtaNotifier(BaseNotifier):
@@ -64,12 +63,26 @@ class MtaNotifier(BaseNotifier):
             self._render_error = f"a templated field (message, subscribers, groups) does not render: {exc}"
 
     def _fields(self, context: Context) -> dict[str, Any]:
-        fields: dict[str, Any] = {"message": self.message or default_text(context)}
+        fields: dict[str, Any] = {"message": self._fitted(self.message) if self.message else default_text(context)}
         if self.subscribers is not None:
             fields["subscribers"] = self.subscribers
         if self.groups is not None:
             fields["groups"] = self.groups
         return fields
+
+    def _fitted(self, message: str) -> str:
+        """The user's text, cut to one SMS with a visible marker when MTA would refuse it as too long."""
+        from airflow_provider_mta.core.length import CUT_MARKER, SMS_MAX_CHARS, fit_sms, text_length
+
+        fitted = fit_sms(message)
+        if fitted != message:
+            self.log.warning(
+                "MTA notification text is %d characters, over MTA's %d for an SMS: sent cut to fit, ending in %r",
+                text_length(message),
+                SMS_MAX_CHARS,
+                CUT_MARKER,
+            )
+        return fitted
 
     def _request_id(self, context: Context, fields: dict[str, Any]) -> str:
         from airflow_provider_mta.core.idempotency import derive_request_id

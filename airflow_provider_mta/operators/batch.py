@@ -10,14 +10,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_mta.compliance.quiet_hours_settings import FROM_CONFIG
 from airflow_provider_mta.hooks.mta import MtaHook
 
 if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable
+
     import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_mta.core.batch_plan import BatchPlan
     from airflow_provider_mta.core.checkpoint import Checkpoint
+    from airflow_provider_mta.core.quiet_hours import QuietHours
+    from airflow_provider_mta.core.suppression import SuppressionList
 
 # /send fields that are the same for every recipient of a batch.
 SHARED_FIELDS = (
@@ -70,6 +76,26 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     :param max_xcom_ids: Keep at most this many outbound ids in XCom (beyond it, ``outbound_ids`` is
         None and ``message_ids``, one per chunk, point at the deliveries).
     :param progress_interval: Seconds between progress lines in the task log.
+    :param quiet_hours: ``("08:00", "21:00")``: the local wall-clock window (at each recipient's number)
+        in which texts may arrive; ``None`` turns the rule off. Default: Airflow config
+        ``[mta] quiet_hours`` (itself ``08:00-21:00``). A number whose prefix spans time zones must be
+        inside the window in every one of them.
+    :param quiet_hours_action: What happens to recipients outside their window: ``"defer"`` (sent with
+        MTA's ``scheduledDate`` for when it opens, one request per chunk; default, or ``[mta]
+        quiet_hours_action``), ``"skip"`` (left out and counted) or ``"fail"`` (nothing is sent).
+    :param quiet_hours_overrides: Windows by region: ``{"US-FL": ("08:00", "20:00"), "GB": (...)}``.
+    :param clock: Returns "now" (timezone-aware); for tests. Default: the system clock.
+    :param suppress: Recipients never to text (numbers in any format, or rows with ``phone_column``).
+    :param suppress_sql: A query whose first column lists recipients never to text, run on ``suppress_conn_id``
+        (default: ``conn_id``).
+    :param suppress_conn_id: The common.sql connection of ``suppress_sql``.
+    :param opt_out_conn_id: A common.sql connection holding the shared opt-out table (which the delivery
+        sensor fills with numbers MTA reported as STOPPED); default: the ``mta`` connection's extra
+        ``opt_out_conn_id``.
+    :param opt_out_table: That table's name (default ``mta_opt_outs``; created on first use).
+    :param verify_cost: Ask MTA's ``POST /send/cost`` for the first chunk and compare it with the estimate.
+    :param cost_tolerance: With ``verify_cost``, fail before sending when MTA's credits differ from the
+        estimate by more than this fraction (default 0.1); a smaller difference is logged.
     :param mta_conn_id: The ``mta`` connection.
 
     Other keyword arguments are MTA ``/send`` fields shared by every chunk: ``image``,
@@ -90,6 +116,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         "external_id",
         "tags",
         "scheduled_date",
+        "suppress",
+        "suppress_sql",
         "mta_conn_id",
     )
     template_ext: Sequence[str] = (".sql", ".txt", ".liquid")
@@ -129,10 +157,27 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         fetch_size: int = 5_000,
         max_xcom_ids: int = 1_000,
         progress_interval: float = 10.0,
+        quiet_hours: tuple[str, str] | str | None = FROM_CONFIG,
+        quiet_hours_action: Literal["defer", "skip", "fail"] | None = None,
+        quiet_hours_overrides: Mapping[str, tuple[str, str] | str] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        suppress: Any = None,
+        suppress_sql: str | None = None,
+        suppress_conn_id: str | None = None,
+        opt_out_conn_id: str | None = None,
+        opt_out_table: str | None = None,
+        verify_cost: bool = False,
+        cost_tolerance: float = 0.1,
         mta_conn_id: str = MtaHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from airflow_provider_mta.compliance.quiet_hours_settings import resolve_quiet_hours
+
+        if quiet_hours is not FROM_CONFIG:  # a malformed window fails at DAG parse, naming the parameter
+            resolve_quiet_hours(quiet_hours=quiet_hours, action=quiet_hours_action, overrides=quiet_hours_overrides)
+        if cost_tolerance < 0:
+            raise ValueError(f"{self.task_id}: cost_tolerance must be 0 or more, not {cost_tolerance}")
         if (rows is None) == (sql is None):
             raise ValueError(f"{self.task_id}: give exactly one of rows=... (XCom) or sql=... with conn_id=...")
         if sql is not None and not conn_id:
@@ -171,6 +216,17 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         self.fetch_size = fetch_size
         self.max_xcom_ids = max_xcom_ids
         self.progress_interval = progress_interval
+        self.quiet_hours = quiet_hours
+        self.quiet_hours_action = quiet_hours_action
+        self.quiet_hours_overrides = quiet_hours_overrides
+        self.clock = clock
+        self.suppress = suppress
+        self.suppress_sql = suppress_sql
+        self.suppress_conn_id = suppress_conn_id
+        self.opt_out_conn_id = opt_out_conn_id
+        self.opt_out_table = opt_out_table
+        self.verify_cost = verify_cost
+        self.cost_tolerance = cost_tolerance
         self.mta_conn_id = mta_conn_id
 
     @cached_property
@@ -221,6 +277,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         shared = self._shared_fields()
         # Validate the shared fields once, with a stand-in recipient, before reading any row.
         probe = SendRequest.build(subscribers=["+10000000000"], message=self.message, **shared)
+        quiet = self.quiet_rule
+        suppression = self.suppression()
         mapping = ColumnMapping(
             phone_column=self.phone_column,
             property_columns=self.property_columns,
@@ -237,9 +295,46 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             defaults=self.defaults,
             send_all_properties=self.template_id is not None,
             on_invalid=self.on_invalid,
-            identity={"message": self.message, **shared},
+            identity={"message": self.message, **shared, **({"quiet_hours": quiet.to_identity()} if quiet else {})},
             on_progress=lambda n: self.log.info("Validated %s rows so far", f"{n:,}"),
+            suppressed=suppression,
+            quiet_hours=quiet,
+            check_length=self.message is not None,
         )
+
+    @cached_property
+    def quiet_rule(self) -> QuietHours | None:
+        """The quiet hours this task applies (its arguments, else ``[mta] quiet_hours``); None when off."""
+        from airflow_provider_mta.compliance.quiet_hours_settings import resolve_quiet_hours
+
+        return resolve_quiet_hours(
+            quiet_hours=self.quiet_hours, action=self.quiet_hours_action, overrides=self.quiet_hours_overrides
+        )
+
+    def suppression(self) -> SuppressionList | None:
+        """Every recipient this task must not text (read before any row; a bad source fails here)."""
+        from airflow_provider_mta.compliance.suppression_sources import load_suppression
+
+        suppression = load_suppression(
+            suppress=self.suppress,
+            suppress_sql=self.suppress_sql,
+            suppress_conn_id=self.suppress_conn_id or self.conn_id,
+            opt_out_conn_id=self.opt_out_conn_id or self.hook.opt_out_conn_id,
+            opt_out_table=self.opt_out_table,
+            region=self.hook.region,
+            phone_column=self.phone_column,
+        )
+        if suppression is not None:
+            self.log.info("Suppressing %s", suppression.describe())
+        return suppression
+
+    def _now(self) -> dt.datetime:
+        import datetime as dt
+
+        now = self.clock() if self.clock is not None else dt.datetime.now(dt.timezone.utc)
+        if now.tzinfo is None:
+            raise ValueError(f"{self.task_id}: clock() must return a timezone-aware datetime")
+        return now
 
     def _shared_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in SHARED_FIELDS if getattr(self, name) is not None}
@@ -261,17 +356,113 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             if not plan.recipients:
                 self.log.info("No rows, so nothing to send")
                 return {**self._totals(plan), "sent": 0, "chunks": 0, "message_ids": [], "outbound_ids": []}
-            if self.max_credits is not None and plan.credits > self.max_credits:
-                from airflow_provider_mta.core.errors import MtaValidationError
-
-                raise MtaValidationError(
-                    f"max_credits: the batch would use an estimated {plan.credits:,} credits for "
-                    f"{plan.recipients:,} recipients, more than max_credits={self.max_credits:,}; nothing was sent",
-                    field="max_credits",
-                )
+            self._check_max_credits(plan.credits, plan.recipients, what="an estimated")
+            self._check_quiet_hours(plan)
+            if self.verify_cost:
+                self._verify_cost(plan)
             return self._send(plan, context)
         finally:
             plan.close()
+
+    def _check_max_credits(self, credits: int, recipients: int, *, what: str) -> None:
+        if self.max_credits is not None and credits > self.max_credits:
+            from airflow_provider_mta.core.errors import MtaValidationError
+
+            raise MtaValidationError(
+                f"max_credits: the batch would use {what} {credits:,} credits for {recipients:,} recipients, "
+                f"more than max_credits={self.max_credits:,}; nothing was sent",
+                field="max_credits",
+            )
+
+    def _send_base_time(self) -> dt.datetime:
+        """When the batch's texts would arrive: ``scheduled_date`` when given, else now."""
+        if self.scheduled_date:
+            from airflow_provider_mta.core.models import parse_scheduled_date
+
+            return parse_scheduled_date(self.scheduled_date)
+        return self._now()
+
+    def _opening(self, group: str) -> dt.datetime | None:
+        """None when ``group`` may receive texts at the batch's send time; else when its window opens."""
+        quiet = self.quiet_rule
+        if quiet is None or not group:
+            return None
+        return quiet.next_open(group, at=self._send_base_time())
+
+    def _check_quiet_hours(self, plan: BatchPlan) -> None:
+        """Say who is outside their window now and what happens to them; ``"fail"`` raises here."""
+        quiet = self.quiet_rule
+        if quiet is None:
+            return
+        if plan.exempt_from_quiet_hours:
+            self.log.warning(
+                "quiet_hours: %s recipient(s) are emails, whose location MTA alone knows; they are not held back",
+                f"{plan.exempt_from_quiet_hours:,}",
+            )
+        closed = [(g, n - s, o) for g, n, s in plan.spool.groups() if n > s and (o := self._opening(g)) is not None]
+        if not closed:
+            self.log.info("quiet_hours %s: every recipient is inside their window", quiet.describe())
+            return
+        count = sum(n for _, n, _ in closed)
+        detail = "; ".join(
+            f"{n:,} in {g.partition('|')[2] or 'unknown zone'} until {o:%Y-%m-%d %H:%M} UTC" for g, n, o in closed
+        )
+        if quiet.action == "fail":
+            from airflow_provider_mta.core.errors import MtaValidationError
+
+            raise MtaValidationError(
+                f"quiet_hours: {count:,} recipient(s) are outside {quiet.describe()} at their location ({detail}); "
+                "quiet_hours_action='fail', so nothing was sent. Run later, or use 'defer' or 'skip'",
+                field="quiet_hours",
+            )
+        verb = "deferred with MTA's scheduledDate" if quiet.action == "defer" else "skipped"
+        self.log.warning("quiet_hours %s: %s recipient(s) %s: %s", quiet.describe(), f"{count:,}", verb, detail)
+
+    def _verify_cost(self, plan: BatchPlan) -> None:
+        """Compare MTA's ``/send/cost`` for the first chunk with the local estimate; fail over the tolerance."""
+        from airflow_provider_mta.core.estimate import estimate_send
+        from airflow_provider_mta.core.models import SendRequest
+
+        for _, _, chunk in plan.spool.grouped_chunks(self.chunk_size):
+            live = [(r, p) for r, p, suppressed in chunk if not suppressed]
+            if live:
+                break
+        else:
+            return
+        request = SendRequest.build(
+            subscribers=[r for r, _ in live],
+            properties={r: p for r, p in live if p} or None,
+            message=self.message,
+            **{k: v for k, v in self._shared_fields().items() if k != "scheduled_date"},
+        )
+        local = estimate_send(request, previews=0).credits or 0
+        quoted = self.hook.get_send_cost(request)
+        if quoted == local:
+            self.log.info(
+                "verify_cost: MTA prices the first %d recipient(s) at %d credit(s), as estimated", len(live), quoted
+            )
+            return
+        off = abs(quoted - local) / max(local, 1)
+        projected = math.ceil(plan.credits * quoted / local) if local else quoted
+        self.log.warning(
+            "verify_cost: MTA prices the first %d recipient(s) at %d credit(s), the estimate said %d (%.0f%% off); "
+            "the whole batch would cost about %s",
+            len(live),
+            quoted,
+            local,
+            off * 100,
+            f"{projected:,}",
+        )
+        if off > self.cost_tolerance:
+            from airflow_provider_mta.core.errors import MtaValidationError
+
+            raise MtaValidationError(
+                f"verify_cost: MTA's /send/cost says {quoted} credit(s) for the first {len(live)} recipient(s), the "
+                f"local estimate {local} ({off:.0%} off, over cost_tolerance={self.cost_tolerance:.0%}); "
+                "nothing was sent",
+                field="verify_cost",
+            )
+        self._check_max_credits(projected, plan.recipients, what="about (MTA's price)")
 
     def _send(self, plan: BatchPlan, context: Context) -> dict[str, Any]:
         from airflow_provider_mta.core.checkpoint import Checkpoint, resume_point
@@ -286,7 +477,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             checkpoint = Checkpoint(
                 fingerprint=plan.fingerprint,
                 chunk_size=self.chunk_size,
-                chunks=math.ceil(plan.recipients / self.chunk_size),
+                chunks=plan.spool.chunk_count(self.chunk_size),
                 recipients=plan.recipients,
                 started_try=ti.try_number,
             )
@@ -313,11 +504,25 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         shared = self._shared_fields()
         send_properties = bool(plan.variables) or self.template_id is not None
         progress = _Progress(self.log, checkpoint, plan.credits, plan.recipients, self.progress_interval)
-        for index, chunk in plan.spool.chunks(checkpoint.chunk_size, start=checkpoint.confirmed):
+        for index, group, rows in plan.spool.grouped_chunks(checkpoint.chunk_size, start=checkpoint.confirmed):
+            chunk = [(recipient, props) for recipient, props, suppressed in rows if not suppressed]
+            opening = self._opening(group) if chunk else None
+            if not chunk or (opening is not None and self.quiet_rule is not None and self.quiet_rule.action == "skip"):
+                # Nothing to send in this chunk: all opted out, or outside their window with action "skip".
+                checkpoint.quiet_hours_skipped += len(chunk)
+                checkpoint.record(sent=0, message_id=None, outbound_ids=[], already=False, keep_ids=self.max_xcom_ids)
+                store.save(checkpoint.to_json())
+                progress.chunk_done(len(rows))
+                continue
+            fields = dict(shared)
+            if opening is not None:
+                from airflow_provider_mta.core.models import format_scheduled_date
+
+                fields["scheduled_date"] = format_scheduled_date(opening)
             subscribers = [recipient for recipient, _ in chunk]
             properties = {r: p for r, p in chunk if p} if send_properties else None
             request = SendRequest.build(
-                subscribers=subscribers, properties=properties or None, message=self.message, **shared
+                subscribers=subscribers, properties=properties or None, message=self.message, **fields
             )
             request_id = derive_request_id(
                 ti.dag_id, ti.task_id, ti.run_id, ti.map_index, plan.fingerprint, checkpoint.chunk_size, index
@@ -333,8 +538,10 @@ class BatchPersonalizedSmsOperator(BaseOperator):
                 already=result.already_sent,
                 keep_ids=self.max_xcom_ids,
             )
+            if opening is not None:
+                checkpoint.record_deferred(recipients=sent, until=fields["scheduled_date"])
             store.save(checkpoint.to_json())
-            progress.chunk_done(len(chunk))
+            progress.chunk_done(len(rows))
         checkpoint.completed = True
         if isinstance(store, VariableCheckpointStore):
             store.delete()  # no retention on Variables; MTA's 409 still guards a re-run
@@ -356,7 +563,10 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             "recipients": plan.recipients,
             "invalid": plan.invalid,
             "duplicates": plan.duplicates,
-            "skipped": plan.invalid + plan.duplicates,
+            "skipped": plan.invalid + plan.duplicates + plan.refused,
+            "too_long": plan.too_long,
+            "no_send_window": plan.no_send_window,
+            "suppressed": plan.suppressed,
             "credits": plan.credits,
             "parts": plan.parts,
         }
@@ -371,6 +581,9 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             "outbound_ids": checkpoint.outbound_ids,
             "already_sent_chunks": checkpoint.already_sent_chunks,
             "resumed_from_chunk": resumed_from,
+            "deferred": checkpoint.deferred,
+            "deferred_until": checkpoint.deferred_until,
+            "quiet_hours_skipped": checkpoint.quiet_hours_skipped,
         }
 
     def _log_plan(self, plan: BatchPlan, seconds: float) -> None:
@@ -388,6 +601,10 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         )
         for problem in plan.invalid_rows:
             self.log.warning("Skipped %s", problem)
+        for problem in plan.refused_rows:
+            self.log.warning("Skipped %s", problem)
+        if plan.suppressed:
+            self.log.info("%s recipient(s) opted out: not texted", f"{plan.suppressed:,}")
         for problem in plan.conflicting_duplicates:
             self.log.warning("Duplicate %s", problem)
         from airflow_provider_mta.operators.message_template import log_previews

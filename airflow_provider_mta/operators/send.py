@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_mta.hooks.mta import MtaHook
 
 if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable
+
     import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_mta.core.models import SendRequest
+    from airflow_provider_mta.core.quiet_hours import QuietHours
 
 SEND_FIELDS = (
     "subscribers",
@@ -72,6 +76,18 @@ class SendSmsOperator(BaseOperator):
     :param request_id: Your own ``X-Request-Id`` (wins over the derived one).
     :param dry_run: Validate, preview and estimate credits; send nothing.
     :param default_region: Region for numbers without ``+`` (default: the connection's, else ``US``).
+    :param quiet_hours: ``("08:00", "21:00")``: the local wall-clock window (at each number) in which the
+        text may arrive; default ``None`` (off: a single send is usually operational, opt in for others).
+    :param quiet_hours_action: ``"defer"`` (one request, scheduled for when every recipient's window is
+        open), ``"skip"`` (recipients outside their window are left out) or ``"fail"``.
+    :param quiet_hours_overrides: Windows by region: ``{"US-FL": ("08:00", "20:00")}``.
+    :param clock: Returns "now" (timezone-aware); for tests. Default: the system clock.
+    :param suppress: Recipients never to text (numbers in any format).
+    :param suppress_sql: A query whose first column lists recipients never to text, on ``suppress_conn_id``.
+    :param suppress_conn_id: The common.sql connection of ``suppress_sql``.
+    :param opt_out_conn_id: The SQL connection of the shared opt-out table (default: the ``mta``
+        connection's extra ``opt_out_conn_id``).
+    :param opt_out_table: That table's name (default ``mta_opt_outs``).
     :param mta_conn_id: The ``mta`` connection.
     """
 
@@ -89,6 +105,8 @@ class SendSmsOperator(BaseOperator):
         "footer",
         "sender_name",
         "request_id",
+        "suppress",
+        "suppress_sql",
         "mta_conn_id",
     )
     template_ext: Sequence[str] = (".txt", ".liquid")
@@ -120,10 +138,27 @@ class SendSmsOperator(BaseOperator):
         request_id: str | None = None,
         dry_run: bool = False,
         default_region: str | None = None,
+        quiet_hours: tuple[str, str] | str | None = None,
+        quiet_hours_action: Literal["defer", "skip", "fail"] = "defer",
+        quiet_hours_overrides: Mapping[str, tuple[str, str] | str] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        suppress: Any = None,
+        suppress_sql: str | None = None,
+        suppress_conn_id: str | None = None,
+        opt_out_conn_id: str | None = None,
+        opt_out_table: str | None = None,
         mta_conn_id: str = MtaHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.quiet_rule: QuietHours | None = None
+        if quiet_hours is not None or quiet_hours_overrides is not None:
+            from airflow_provider_mta.core.quiet_hours import QuietHours
+
+            # A malformed window, action or override fails at DAG parse, naming the parameter.
+            self.quiet_rule = QuietHours.build(
+                quiet_hours=quiet_hours, action=quiet_hours_action, overrides=quiet_hours_overrides
+            )
         self.subscribers = subscribers
         self.subscriber_ids = subscriber_ids
         self.groups = groups
@@ -146,6 +181,15 @@ class SendSmsOperator(BaseOperator):
         self.request_id = request_id
         self.dry_run_only = dry_run  # BaseOperator.dry_run() is a method
         self.default_region = default_region
+        self.quiet_hours = quiet_hours
+        self.quiet_hours_action = quiet_hours_action
+        self.quiet_hours_overrides = quiet_hours_overrides
+        self.clock = clock
+        self.suppress = suppress
+        self.suppress_sql = suppress_sql
+        self.suppress_conn_id = suppress_conn_id
+        self.opt_out_conn_id = opt_out_conn_id
+        self.opt_out_table = opt_out_table
         self.mta_conn_id = mta_conn_id
 
     @cached_property
@@ -182,6 +226,27 @@ class SendSmsOperator(BaseOperator):
         from airflow_provider_mta.core.idempotency import derive_request_id
 
         request = self.build_request()
+        ti = context["ti"]
+        # Derived from the request as written, before opt-outs and quiet hours change it, so a retry that
+        # decides otherwise (a window opened meanwhile) still gets MTA's 409 instead of texting twice.
+        request_id = self.request_id or derive_request_id(
+            ti.dag_id, ti.task_id, ti.run_id, ti.map_index, request.to_payload()
+        )
+        from airflow_provider_mta.compliance.single_send import apply_compliance
+
+        compliance = apply_compliance(self, request)
+        if compliance.request is None:
+            self.log.warning("Nothing to send: %s", compliance.describe())
+            return {
+                **compliance.xcom(),
+                "message_id": None,
+                "outbound_ids": [],
+                "total_sent": 0,
+                "credits": 0,
+                "request_id": request_id,
+                "already_sent": False,
+            }
+        request = compliance.request
         estimate = estimate_send(request)
         from airflow_provider_mta.operators.message_template import log_previews
 
@@ -198,11 +263,8 @@ class SendSmsOperator(BaseOperator):
                 "recipients": estimate.recipients,
                 "credits": estimate.credits,
                 "previews": [{"to": p.to, "text": p.text, "parts": p.parts} for p in estimate.previews],
+                **compliance.xcom(),
             }
-        ti = context["ti"]
-        request_id = self.request_id or derive_request_id(
-            ti.dag_id, ti.task_id, ti.run_id, ti.map_index, request.to_payload()
-        )
         result = self.hook.send(request, request_id=request_id)
         if result.already_sent:
             self.log.warning("Already sent by an earlier try (MTA answered 409 for %s); not sent again", request_id)
@@ -216,4 +278,5 @@ class SendSmsOperator(BaseOperator):
             "credits": estimate.credits if estimate.credits is not None else estimate.credits_per_recipient_max * sent,
             "request_id": request_id,
             "already_sent": result.already_sent,
+            **compliance.xcom(),
         }

@@ -1,4 +1,4 @@
-"""Admin routes under ``/_sandbox/`` (ledger, stats, reset, faults) and the inbox page at ``/``."""
+"""Admin routes under ``/_sandbox/`` (ledger, stats, reset, faults, opt-outs) and the inbox page at ``/``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
 from airflow_provider_mta.sandbox.endpoint import Call, admin_endpoint, open_endpoint
 from airflow_provider_mta.sandbox.errors import ApiError
@@ -70,6 +71,7 @@ def message_row(m: MessageRow, now: float) -> dict[str, Any]:
         "tags": m.tags or {},
         "requestId": m.request_id,
         "createdAt": iso(m.timeline.created_at),
+        "scheduledFor": iso(m.timeline.release_at) if m.timeline.release_at > m.timeline.created_at else None,
     }
 
 
@@ -134,6 +136,56 @@ async def clear_faults(call: Call) -> Response:
     return JSONResponse({"pending": []})
 
 
+_OPT_OUT_HINT = 'post {"number": PHONE} or {"numbers": [PHONE, ...]} (a non-empty list)'
+
+
+def _opt_out_values(body: Any) -> list[Any]:
+    """The raw numbers of a ``POST /_sandbox/opt-outs`` body: ``number`` or a non-empty ``numbers`` list."""
+    if not isinstance(body, dict) or ("number" in body) == ("numbers" in body):
+        raise ApiError(400, _OPT_OUT_HINT)
+    if "number" in body:
+        return [body["number"]]
+    values = body["numbers"]
+    if not isinstance(values, list) or not values:
+        raise ApiError(400, _OPT_OUT_HINT)
+    return values
+
+
+def _opt_out_number(value: Any) -> str:
+    """One number in E.164; 400 (number masked) when it is not a valid phone number."""
+    try:
+        number = normalize_recipient(value, region="US")
+    except InvalidRecipientError as exc:
+        raise ApiError(400, f"invalid number: {exc}") from None
+    if "@" in number:
+        raise ApiError(400, f"invalid number: {mask_recipient(number)} is an email; only a phone number opts out")
+    return number
+
+
+def _opt_outs_answer(message: str, numbers: list[str]) -> JSONResponse:
+    return JSONResponse({"message": message, "data": {"optedOut": numbers}})
+
+
+async def add_opt_outs(call: Call) -> Response:
+    """Opt numbers out (as if they texted STOP): later sends to them are accepted and end STOPPED_NUMBER."""
+    try:
+        body = await call.request.json()
+    except ValueError:
+        raise ApiError(400, "the request body is not valid JSON") from None
+    numbers = list(dict.fromkeys(_opt_out_number(v) for v in _opt_out_values(body)))
+    call.sandbox.store.add_opt_outs(numbers)
+    return _opt_outs_answer(f"{len(numbers)} number(s) opted out", numbers)
+
+
+async def list_opt_outs(call: Call) -> Response:
+    return _opt_outs_answer("Opt-outs retrieved", call.sandbox.store.list_opt_outs())
+
+
+async def clear_opt_outs(call: Call) -> Response:
+    call.sandbox.store.clear_opt_outs()
+    return _opt_outs_answer("Opt-outs cleared", [])
+
+
 async def inbox(call: Call) -> Response:
     """The HTML inbox; on a non-loopback host the key may also be given as ``?key=`` (for browsers)."""
     sandbox, params = call.sandbox, call.request.query_params
@@ -155,4 +207,7 @@ ROUTES = [
     Route("/_sandbox/faults", admin_endpoint(add_fault), methods=["POST"]),
     Route("/_sandbox/faults", admin_endpoint(list_faults), methods=["GET"]),
     Route("/_sandbox/faults", admin_endpoint(clear_faults), methods=["DELETE"]),
+    Route("/_sandbox/opt-outs", admin_endpoint(add_opt_outs), methods=["POST"]),
+    Route("/_sandbox/opt-outs", admin_endpoint(list_opt_outs), methods=["GET"]),
+    Route("/_sandbox/opt-outs", admin_endpoint(clear_opt_outs), methods=["DELETE"]),
 ]

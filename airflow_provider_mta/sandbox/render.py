@@ -2,8 +2,10 @@
 
 Recipients are normalized with the core's :func:`normalize_recipient`; the message is rendered with
 Liquid (strict undefined) per recipient from ``properties``, then header/footer are added with
-:func:`~airflow_provider_mta.core.segments.compose` and parts/credits come from
-:func:`~airflow_provider_mta.core.segments.estimate`.
+:func:`~airflow_provider_mta.core.segments.compose`; a text over MTA's limit
+(:func:`~airflow_provider_mta.core.length.length_problem`) refuses the whole request with MTA's 400,
+and parts/credits come from :func:`~airflow_provider_mta.core.segments.estimate`. An opted-out
+number is accepted but ends STOPPED_NUMBER.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from airflow_provider_mta.core.length import MTA_MMS_LIMIT_MESSAGE, MTA_SMS_LIMIT_MESSAGE, length_problem
 from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.models import SendRequest, validation_error
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
 from airflow_provider_mta.core.segments import MessageCost, compose, estimate
 from airflow_provider_mta.sandbox.errors import ApiError
-from airflow_provider_mta.sandbox.statuses import final_status_for
+from airflow_provider_mta.sandbox.statuses import STOPPED_NUMBER, final_status_for
 from airflow_provider_mta.sandbox.store import NewMessage
 
 if TYPE_CHECKING:
@@ -76,8 +79,24 @@ def _liquid() -> Environment:
     return Environment(undefined=StrictUndefined)
 
 
-def render_messages(request: SendRequest, recipients: list[tuple[str, str]]) -> list[NewMessage]:
-    """One :class:`NewMessage` per recipient; a missing variable is a 400 naming it and the recipient."""
+def check_length(text: str, *, is_mms: bool) -> None:
+    """MTA's 400 "Character Limit Exceeded" when ``text`` is over the SMS (or MMS) limit."""
+    if length_problem(text, is_mms=is_mms) is not None:
+        raise ApiError(400, MTA_MMS_LIMIT_MESSAGE if is_mms else MTA_SMS_LIMIT_MESSAGE)
+
+
+def final_status(number: str, opted_out: frozenset[str]) -> int:
+    """STOPPED_NUMBER for a number that opted out (texted STOP), else the deterministic rule."""
+    return STOPPED_NUMBER if number in opted_out else final_status_for(number)
+
+
+def render_messages(
+    request: SendRequest, recipients: list[tuple[str, str]], *, opted_out: frozenset[str] = frozenset()
+) -> list[NewMessage]:
+    """One :class:`NewMessage` per recipient; a missing variable or a text over MTA's limit is a 400.
+
+    ``opted_out`` holds the normalized numbers that opted out; their messages end STOPPED_NUMBER.
+    """
     from liquid.exceptions import LiquidError
 
     if request.message is not None:
@@ -119,12 +138,14 @@ def render_messages(request: SendRequest, recipients: list[tuple[str, str]]) -> 
                 ) from None
         text = compose(body, header=request.header, footer=request.footer)
         cost = costs.get(text)
-        if cost is None:
+        if cost is None:  # each distinct text is checked and priced once
+            check_length(text, is_mms=is_mms)
             cost = costs[text] = estimate(text, is_mms=is_mms)
-        out.append(NewMessage(number, text, cost.parts, cost.credits, kind, final_status_for(number)))
+        out.append(NewMessage(number, text, cost.parts, cost.credits, kind, final_status(number, opted_out)))
     return out
 
 
 def prepare_send(request: SendRequest, store: Store, max_recipients: int) -> list[NewMessage]:
     """Resolve recipients and render every message (CPU-bound; run it in a worker thread)."""
-    return render_messages(request, resolve_recipients(request, store, max_recipients))
+    recipients = resolve_recipients(request, store, max_recipients)
+    return render_messages(request, recipients, opted_out=store.opted_out())

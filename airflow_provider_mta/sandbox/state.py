@@ -36,7 +36,7 @@ class Sandbox:
         self.webhooks = WebhookDispatcher(self.store, self.stats)
 
     def reset(self) -> None:
-        """Clear messages, request ids, webhooks, groups, faults, rate-limit windows and stats."""
+        """Clear messages, request ids, webhooks, groups, opt-outs, faults, rate-limit windows and stats."""
         self.store.reset()
         self.faults.clear()
         self.limiter.reset()

@@ -12,6 +12,7 @@ QUEUED = 1
 SENDING = 2
 SENT = 3
 DELIVERED = 4
+STOPPED_NUMBER = 11  # the number opted out (texted STOP)
 
 STATUS_NAMES = _CORE_STATUS_NAMES  # one table, shared with the provider's delivery parsing
 

@@ -1,4 +1,4 @@
-"""The sandbox's ledger: messages, accepted request ids, webhooks and groups in SQLite (stdlib sqlite3).
+"""The sandbox's ledger: messages, accepted request ids, webhooks, groups and opt-outs in SQLite (stdlib sqlite3).
 
 One connection guarded by a lock, so the store can be used from any thread. Each ``/send`` is one
 transaction. Delivery statuses are not stored but computed from each message's timeline
@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS group_members (
     position INTEGER NOT NULL,
     recipient TEXT NOT NULL,
     PRIMARY KEY (group_id, position)
+);
+CREATE TABLE IF NOT EXISTS opt_outs (
+    recipient TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
 );
 """
 
@@ -389,10 +393,34 @@ class Store:
             by_group.setdefault(group_id, []).append(recipient)
         return [(gid, name, by_group.get(gid, [])) for gid, name in groups]
 
+    # -- opt-outs -------------------------------------------------------------------------------
+
+    def add_opt_outs(self, numbers: Iterable[str]) -> None:
+        """Remember normalized numbers that opted out (texted STOP); a known one is kept as it was."""
+        now = time.time()
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO opt_outs (recipient, created_at) VALUES (?, ?)", ((n, now) for n in numbers)
+            )
+
+    def list_opt_outs(self) -> list[str]:
+        """The opted-out numbers, oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT recipient FROM opt_outs ORDER BY created_at, rowid").fetchall()
+        return [row[0] for row in rows]
+
+    def opted_out(self) -> frozenset[str]:
+        """The opted-out numbers as a set, for rendering a send."""
+        return frozenset(self.list_opt_outs())
+
+    def clear_opt_outs(self) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM opt_outs")
+
     # -- admin ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget messages, request ids, webhooks and groups. Outbound ids keep increasing."""
+        """Forget messages, request ids, webhooks, groups and opt-outs. Outbound ids keep increasing."""
         with self._lock, self._conn:
-            for table in ("messages", "requests", "webhooks", "groups", "group_members"):
+            for table in ("messages", "requests", "webhooks", "groups", "group_members", "opt_outs"):
                 self._conn.execute(f"DELETE FROM {table}")

@@ -69,8 +69,15 @@ class _SandboxClient:
         return rows
 
     def reset(self) -> None:
-        """Clear messages, request ids, webhooks, groups, faults, rate-limit windows and stats."""
+        """Clear messages, request ids, webhooks, groups, opt-outs, faults, rate-limit windows and stats."""
         self.client().post("/_sandbox/reset").raise_for_status()
+
+    def opt_out(self, *numbers: str) -> list[str]:
+        """``POST /_sandbox/opt-outs``: these numbers (any format) texted STOP; returns them in E.164."""
+        response = self.client().post("/_sandbox/opt-outs", json={"numbers": list(numbers)})
+        response.raise_for_status()
+        opted: list[str] = response.json()["data"]["optedOut"]
+        return opted
 
     def fault(self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0) -> None:
         """Inject ``kind`` for the next ``count`` sends, once ``after`` sends went through (``docs/sandbox.md``)."""

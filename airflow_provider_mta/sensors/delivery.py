@@ -63,6 +63,10 @@ class MtaDeliverySensor(BaseSensorOperator):
     :param mta_conn_id: The ``mta`` connection.
     :param poll_interval: Seconds (or a timedelta) between checks, in both modes.
     :param page_size: Rows per ``GET /deliveries`` request (up to 1000).
+    :param opt_out_conn_id: A common.sql connection holding the shared opt-out table: numbers MTA reports
+        as 11 STOPPED_NUMBER are added to it when the sensor finishes, so no later send texts them
+        (default: the ``mta`` connection's extra ``opt_out_conn_id``; neither: nothing is recorded).
+    :param opt_out_table: That table's name (default ``mta_opt_outs``).
     """
 
     template_fields: Sequence[str] = ("send_result", "outbound_ids", "message_ids", "mta_conn_id")
@@ -81,6 +85,8 @@ class MtaDeliverySensor(BaseSensorOperator):
         mta_conn_id: str = MtaHook.default_conn_name,
         poll_interval: float | timedelta = 30.0,
         page_size: int = MAX_PAGE_SIZE,
+        opt_out_conn_id: str | None = None,
+        opt_out_table: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_interval)
@@ -98,6 +104,8 @@ class MtaDeliverySensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.mta_conn_id = mta_conn_id
         self.page_size = page_size
+        self.opt_out_conn_id = opt_out_conn_id
+        self.opt_out_table = opt_out_table
 
     @cached_property
     def hook(self) -> MtaHook:
@@ -157,7 +165,38 @@ class MtaDeliverySensor(BaseSensorOperator):
         self.log.info("MTA deliveries of %s: %s", self.target.describe(), summary["reason"])
         return self._judge(summary)
 
+    def record_opt_outs(self, summary: dict[str, Any]) -> int:
+        """Add the numbers MTA reported as STOPPED to the opt-out table (when one is configured)."""
+        stopped = int((summary.get("statuses") or {}).get("STOPPED_NUMBER", 0))
+        conn_id = self.opt_out_conn_id or self.hook.opt_out_conn_id
+        if not stopped or not conn_id:
+            if stopped:
+                self.log.warning(
+                    "%d recipient(s) texted STOP; set opt_out_conn_id (or the connection extra) to remember them",
+                    stopped,
+                )
+            return 0
+        from airflow_provider_mta.compliance.opt_out_table import DEFAULT_TABLE, OptOutTable
+
+        target = self.target
+        failed_ids = [f["outbound_id"] for f in summary.get("failures") or () if f.get("status") == 11]
+        numbers = self.hook.stopped_recipients(
+            message_ids=list(target.message_ids),
+            outbound_ids=[] if target.message_ids else [i for i in failed_ids if i is not None],
+        )
+        table = OptOutTable(conn_id=conn_id, table=self.opt_out_table or DEFAULT_TABLE)
+        added = table.record(numbers, source="mta:STOPPED_NUMBER")
+        self.log.info(
+            "%d recipient(s) texted STOP: %d new in %s, never texted again by sends that read it",
+            len(numbers),
+            added,
+            table,
+        )
+        return added
+
     def _judge(self, summary: dict[str, Any]) -> PokeReturnValue:
+        if summary["state"] != "pending":
+            self.record_opt_outs(summary)
         if summary["failures"]:
             self.log.warning("Failed deliveries: %s", describe_failures(summary))
         if summary["state"] == "failed":
@@ -205,6 +244,8 @@ class MtaDeliverySensor(BaseSensorOperator):
         event = event or {}
         status, summary = event.get("status"), event.get("summary")
         message = str(event.get("message") or f"unexpected trigger event {event!r}")
+        if status in ("success", "failed") and isinstance(summary, dict):
+            self.record_opt_outs(summary)
         if status == "success" and isinstance(summary, dict):
             self.log.info("MTA deliveries of %s: %s", self.target.describe(), summary["reason"])
             if summary.get("failures"):

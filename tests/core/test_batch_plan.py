@@ -112,7 +112,7 @@ def test_credits_are_counted_per_rendered_text():
     rows = [
         {"phone": "3175551111", "first_name": "Ann"},  # 1 GSM-7 part
         {"phone": "3175552222", "first_name": "Zoë😀"},  # UCS-2 because of the emoji
-        {"phone": "3175553333", "first_name": "x" * 200},  # 2 GSM-7 parts (204 chars / 153)
+        {"phone": "3175553333", "first_name": "ж" * 100},  # UCS-2, 112 units: 2 parts of 67 (fits the 160 limit)
     ]
     p = plan(rows, footer="STOP=end")
     assert [pr.parts for pr in p.previews] == [1, 1, 2]
@@ -126,7 +126,9 @@ def test_credits_are_counted_per_rendered_text():
 
 
 def test_mms_text_over_the_limit_fails_naming_the_row():
-    with pytest.raises(MtaValidationError, match=r"message: row 2 \(\*\*\*2222\) renders to 1603 characters"):
+    with pytest.raises(
+        MtaValidationError, match=r"row 2 \(\*\*\*2222\): the text is 1,603 characters; an MMS holds at most 1,550"
+    ):
         plan(
             [{"phone": "3175551111", "first_name": "A"}, {"phone": "3175552222", "first_name": "B" * 1600}],
             is_mms=True,
@@ -218,3 +220,43 @@ def test_row_shapes_an_upstream_task_may_return(rows, columns, expected):
 def test_row_shapes_that_are_errors(rows, columns, error):
     with pytest.raises(MtaValidationError, match=error):
         list(iter_mappings(rows, columns=columns))
+
+
+def test_a_text_over_160_characters_fails_the_batch_naming_the_rows_before_anything_is_sent():
+    rows = [
+        {"phone": "3175551111", "first_name": "Ann"},
+        {"phone": "3175552222", "first_name": "x" * 158},  # "Hi " + 158 = 161
+        {"phone": "3175553333", "first_name": "y" * 157},  # 160: fits
+    ]
+    with pytest.raises(MtaValidationError) as info:
+        plan(rows)
+    text = str(info.value)
+    assert info.value.field == "message"
+    assert "1 recipient(s) cannot be sent as given: row 2 (***2222): the text is 161 characters" in text
+    assert "is_mms=True" in text and "Nothing was sent" in text and "***3333" not in text
+
+
+def test_skip_leaves_too_long_texts_out_and_counts_them():
+    rows = [
+        {"phone": "3175551111", "first_name": "Ann"},
+        {"phone": "3175552222", "first_name": "x" * 158},
+        {"phone": "3175552222", "first_name": "Bo"},  # the same person again: the first row wins, so no text
+        {"phone": "3175553333", "first_name": "Cy"},
+    ]
+    p = plan(rows, on_invalid="skip", footer="")
+    assert [r for r, _ in recipients(p)] == ["+13175551111", "+13175553333"]
+    assert (p.recipients, p.too_long, p.duplicates, p.credits) == (2, 1, 1, 2)
+    assert str(p.refused_rows[0]).startswith("row 2 (***2222): the text is 161 characters")
+    p.close()
+
+
+def test_header_and_footer_count_toward_the_limit_and_mms_allows_1550():
+    rows = [{"phone": "3175551111", "first_name": "x" * 147}]  # "Hi " + 147 = 150
+    plan(rows, header="ABCDEFGHI").close()  # 10 + 150 = 160
+    with pytest.raises(MtaValidationError, match="the text is 162 characters"):
+        plan(rows, header="ABCDEFGHI", footer="S")
+    mms = plan([{"phone": "3175551111", "first_name": "x" * 1547}], is_mms=True)
+    assert mms.credits == 3
+    mms.close()
+    with pytest.raises(MtaValidationError, match="the text is 1,551 characters; an MMS holds at most 1,550"):
+        plan([{"phone": "3175551111", "first_name": "x" * 1548}], is_mms=True)

@@ -19,6 +19,7 @@ from airflow_provider_mta.core.errors import (
     MtaServerError,
     MtaTransportError,
     MtaUnauthorizedError,
+    MtaValidationError,
 )
 from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.core.pacing import Pacer, RateLimit
@@ -69,6 +70,16 @@ def client(script: Script, *, retry: RetryPolicy = FAST, sleeps: list[float] | N
     )
 
 
+def test_a_user_tag_cannot_take_the_request_id_tag():
+    script = Script(httpx.Response(200, json=OK))
+    request = SendRequest.build(subscribers=["+13175551111"], message="hi", tags={"requestId": "mine", "a": "b"})
+    with pytest.raises(MtaValidationError, match="tags: 'requestId' is reserved"):
+        client(script).send(request, request_id="rid-1")
+    assert script.requests == []
+    client(script).send(request, request_id="mine")  # the same value is fine
+    assert json.loads(script.requests[0].content)["tags"] == {"requestId": "mine", "a": "b"}
+
+
 def test_send_posts_the_payload_with_auth_and_request_id():
     script = Script(httpx.Response(200, json=OK))
     result = client(script).send(REQUEST, request_id="rid-1")
@@ -76,7 +87,8 @@ def test_send_posts_the_payload_with_auth_and_request_id():
     assert req.method == "POST" and str(req.url) == "http://mta.test/v3/send"
     assert req.headers["authorization"] == f"Bearer {KEY}"
     assert req.headers["x-request-id"] == "rid-1"
-    assert json.loads(req.content) == {"subscribers": ["+13175551111"], "message": "hi"}
+    # The request id also travels in tags, so the send can be matched later (docs/assumptions.md).
+    assert json.loads(req.content) == {"subscribers": ["+13175551111"], "message": "hi", "tags": {"requestId": "rid-1"}}
     assert (result.message_id, result.outbound_ids, result.total_sent, result.already_sent) == ("m-1", [11], 1, False)
 
 

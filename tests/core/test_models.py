@@ -87,8 +87,6 @@ def test_payload_uses_mta_field_names_and_drops_unset():
             "not a field",
         ),
         ({"subscribers": ["1"], "message": "x", "image": "not a url"}, "image", "http(s) URL"),
-        ({"subscribers": ["1"], "message": "x" * 1551, "image": "https://e.x/a.png"}, "message", "an MMS allows 1550"),
-        ({"subscribers": ["1"], "message": "x" * 1551, "is_mms": True}, "message", "an MMS allows 1550"),
         ({"subscribers": ["1"], "message": "x", "sendername": "a"}, "sendername", "not a field of POST /send"),
         ({"subscribers": ["1"], "message": "x", "tags": {"a": [1]}}, "tags", "must be text or a number"),
         ({"subscriber_ids": ["abc"], "message": "x"}, "subscriber_ids.0", "integer"),

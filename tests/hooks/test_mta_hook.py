@@ -123,6 +123,19 @@ def test_send_message_validates_before_sending(sandbox):
     assert sandbox.messages() == []
 
 
+async def test_a_text_mta_would_refuse_as_too_long_is_refused_before_sending(sandbox):
+    with pytest.raises(MtaValidationError, match=r"for \*\*\*1111, the text is 161 characters; an SMS holds"):
+        MtaHook().send_message(subscribers=["+13175551111"], message="x" * 161)
+    with pytest.raises(MtaValidationError, match="the text is 161 characters"):
+        await MtaHook().asend_message(subscribers=["+13175551111"], message="x" * 161)
+    assert sandbox.stats()["sendRequests"] == 0  # refused here, not by the sandbox
+    # As an MMS the same text goes out (3 credits), and the request id also travels in the tags.
+    result = MtaHook().send_message(subscribers=["+13175551111"], message="x" * 161, is_mms=True, request_id="r-mms")
+    (row,) = sandbox.messages()
+    assert result.total_sent == 1 and row["credits"] == 3
+    assert row["requestId"] == "r-mms" and row["tags"] == {"requestId": "r-mms"}
+
+
 async def test_async_twins(sandbox):
     hook = MtaHook()
     assert (await hook.averify_api_key()).name

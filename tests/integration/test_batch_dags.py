@@ -3,6 +3,7 @@ a committed-but-dropped answer and a SIGKILLed task, each ending with exactly on
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -269,3 +270,25 @@ def test_batch_task_killed_mid_batch_resumes_on_retry(
     assert out["resumed_from_chunk"] >= in_ledger_at_kill - 1 >= 7, (out, killed)
     assert out["resumed_from_chunk"] + out["already_sent_chunks"] >= in_ledger_at_kill, (out, killed)
     assert out["already_sent_chunks"] <= 1, out
+
+
+def test_quiet_hours_send_the_open_zone_now_and_schedule_the_closed_one(run_dag: Any, sandbox: Any) -> None:
+    started = dt.datetime.now(dt.timezone.utc)
+    result = run_dag("mta_it_quiet_hours")
+    assert result.succeeded, result.log[-3000:]
+    out = result.out
+    assert out is not None and out["sent"] == 6 and out["deferred"] == 3
+    ((until, count),) = out["deferred_until"].items()
+    opens = dt.datetime.strptime(until, "%Y%m%dT%H%M%S%z")
+    assert count == 3 and dt.timedelta(minutes=118) <= opens - started <= dt.timedelta(minutes=121)
+    ledger = {m["to"]: m for m in sandbox.messages()}
+    assert sorted(ledger) == sorted(
+        [f"+1212555{1000 + i}" for i in range(3)] + [f"+1310555{1000 + i}" for i in range(3)]
+    )
+    for number, row in ledger.items():
+        if number.startswith("+1212"):
+            assert row["scheduledFor"] is None and row["status"] != "SCHEDULED"
+        else:
+            assert row["status"] == "SCHEDULED"
+            assert dt.datetime.fromisoformat(row["scheduledFor"].replace("Z", "+00:00")) == opens
+    assert "recipient(s) deferred with MTA's scheduledDate" in result.log

@@ -172,7 +172,11 @@ def test_standard_fields_are_relabelled_and_hidden_as_declared(mta_form, api_ser
 
 def test_extra_fields_carry_the_declared_labels_descriptions_and_types(mta_form):
     extra = mta_form["extra_fields"]
-    assert set(extra) == set(CONN_FIELDS) == {"timeout", "max_retries", "send_rate_limit", "default_region"}
+    assert (
+        set(extra)
+        == set(CONN_FIELDS)
+        == {"timeout", "max_retries", "send_rate_limit", "default_region", "opt_out_conn_id"}
+    )
     for name, spec in CONN_FIELDS.items():
         field = extra[name]
         assert field["schema"]["title"] == spec["label"], name

@@ -90,3 +90,12 @@ async def test_async_notify(sandbox):
     await MtaNotifier(subscribers=["+13175559999"], message="deadline missed").async_notify({"ti": ti()})
     await MtaNotifier(subscribers=["+13175559999"], message="deadline missed").async_notify({"ti": ti()})
     assert [r["text"] for r in sandbox.messages()] == ["deadline missed"]
+
+
+def test_a_long_user_text_is_cut_to_one_sms_with_a_marker_not_lost(sandbox, capsys):
+    long_text = "Nightly load failed: " + "details " * 40
+    MtaNotifier(subscribers=["+13175559999"], message=long_text).notify({"ti": ti()})
+    (row,) = sandbox.messages()
+    assert row["text"].endswith("...(cut)") and len(row["text"]) <= 160
+    assert long_text.startswith(row["text"].removesuffix("...(cut)"))
+    assert "sent cut to fit" in capsys.readouterr().out

@@ -73,7 +73,7 @@ def test_validation_failures_send_nothing(sandbox):
     with pytest.raises(MtaValidationError, match=r"\{\{ frist \}\} is neither an Airflow context name nor a property"):
         run(rows=people(2), message="Hi {{ frist }}")
     with pytest.raises(MtaValidationError, match="max_credits: the batch would use an estimated 14 credits"):
-        run(rows=people(7), message="Hi {{ first_name }} " + "x" * 200, max_credits=10)
+        run(rows=people(7), message="Hi {{ first_name }} " + "ж" * 80, max_credits=10)  # UCS-2, 2 parts each
     assert sandbox.messages() == []
 
 
@@ -250,3 +250,28 @@ def test_postgres_source_streams_through_a_server_side_cursor(sandbox, pg_custom
     ledger = sandbox.messages()
     assert len(ledger) == 10_000 and len({m["to"] for m in ledger}) == 10_000
     assert {m["text"] for m in ledger if m["to"] == "+13175559999"} == {"Hi N9999, you have 9999 points"}
+
+
+def test_verify_cost_asks_mta_for_the_first_chunk_and_sends_when_it_agrees(sandbox, capsys):
+    out = run(rows=people(5), message="Hi {{ first_name }} 😀", chunk_size=2, verify_cost=True)
+    assert out["sent"] == 5
+    assert "verify_cost: MTA prices the first 2 recipient(s) at 2 credit(s), as estimated" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("quoted", "kw", "error"),
+    [
+        (
+            9,
+            {},
+            r"verify_cost: MTA's /send/cost says 9 credit\(s\) for the first 3 recipient\(s\), the local estimate 3",
+        ),
+        (4, {"cost_tolerance": 0.5, "max_credits": 9}, r"max_credits: the batch would use about \(MTA's price\) 10"),
+    ],
+)
+def test_verify_cost_fails_before_sending_when_mta_prices_it_otherwise(sandbox, monkeypatch, quoted, kw, error):
+    # The sandbox bills with the provider's own rule, so a different price is simulated at the hook.
+    monkeypatch.setattr("airflow_provider_mta.hooks.mta.MtaHook.get_send_cost", lambda self, request: quoted)
+    with pytest.raises(MtaValidationError, match=error):
+        run(rows=people(7), message="Hi {{ first_name }}", chunk_size=3, verify_cost=True, **kw)
+    assert sandbox.messages() == []

@@ -62,10 +62,22 @@ def make(**kw):
     return op
 
 
+def test_a_rendered_text_over_160_characters_is_refused_before_sending(sandbox):
+    op = make(
+        subscribers=["3175551111", "3175552222"],
+        message="Hi {{ first }}, " + "x" * 150,
+        properties={"3175551111": {"first": "Al"}, "3175552222": {"first": "Alexandra"}},
+    )
+    with pytest.raises(MtaValidationError, match=r"for \*\*\*2222, the text is 164 characters") as info:
+        op.execute(CONTEXT)
+    assert "is_mms=True" in str(info.value)
+    assert sandbox.messages() == []
+
+
 def test_dry_run_previews_and_estimates_and_sends_nothing(sandbox):
     op = make(
         subscribers=["3175551111", "+13175552222"],
-        message="Hi {{ first }}, {{ params.shop }} on {{ ds }} " + "x" * 130,
+        message="Hi {{ first }}, {{ params.shop }} on {{ ds }} " + "ж" * 60,
         properties={"3175551111": {"first": "Ann"}, "+13175552222": {"first": "Bobby😀"}},
         footer="STOP=end",
         dry_run=True,
@@ -74,9 +86,9 @@ def test_dry_run_previews_and_estimates_and_sends_nothing(sandbox):
     assert out["dry_run"] is True and out["recipients"] == 2
     first, second = out["previews"]
     assert first["to"] == "***1111" and first["text"].startswith("Hi Ann, Acme on 2025-03-06 ")
-    assert first["text"].endswith(" STOP=end") and first["parts"] == 2  # 168 GSM-7 characters
-    assert second["parts"] == 3  # the emoji makes it UCS-2: 170 units / 67
-    assert out["credits"] == 5
+    assert first["text"].endswith(" STOP=end") and first["parts"] == 2  # UCS-2, 96 units / 67
+    assert second["parts"] == 2  # 100 units (the emoji counts 2)
+    assert out["credits"] == 4
     assert sandbox.messages() == []
 
 

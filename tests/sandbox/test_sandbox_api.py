@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sandbox_helpers import make_client
 
-from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.core.client import REQUEST_ID_TAG, AsyncMtaClient, MtaClient
 from airflow_provider_mta.core.errors import MtaBadRequestError, MtaNotFoundError, MtaUnauthorizedError
 from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.sandbox.render import TEMPLATE_TEXT
@@ -72,7 +72,7 @@ def test_send_records_one_row_per_recipient(sbx: SandboxServer, client: MtaClien
     assert {r["messageId"] for r in rows} == {result.message_id}
     assert {r["requestId"] for r in rows} == {"rid-send-1"}
     assert rows[0]["externalId"] == "ext-1"
-    assert rows[0]["tags"] == {"team": "ops"}
+    assert rows[0]["tags"] == {"team": "ops", REQUEST_ID_TAG: "rid-send-1"}  # the client adds the request id
     assert rows[0]["text"] == "Disk full on db-1"
     assert rows[0]["status"] == "DELIVERED"  # delivery delay 0 in tests
     assert sbx.messages(to="3175552222")[0]["outboundId"] == result.outbound_ids[1]
@@ -158,8 +158,8 @@ def test_header_and_footer(sbx: SandboxServer, client: MtaClient) -> None:
     ("fields", "parts", "credits", "kind"),
     [
         ({"message": "a" * 160}, 1, 1, "sms"),
-        ({"message": "a" * 161}, 2, 2, "sms"),
-        ({"message": "a" * 307}, 3, 3, "sms"),
+        ({"message": "\u0436" * 71}, 2, 2, "sms"),  # UCS-2 over 70 units: 67 per part
+        ({"message": "\u0436" * 160}, 3, 3, "sms"),  # the longest SMS MTA takes (a longer one is a 400)
         ({"message": "\U0001f600" * 35}, 1, 1, "sms"),  # 70 UTF-16 units: one UCS-2 part
         ({"message": "\U0001f600" * 36}, 2, 2, "sms"),  # 72 units: 33 emoji per 67-unit part
         ({"message": "x" * 400, "image": "https://example.com/a.png"}, 1, 3, "mms"),
@@ -175,7 +175,7 @@ def test_parts_and_credits(
 
 
 def test_send_cost_sends_nothing(sbx: SandboxServer, client: MtaClient) -> None:
-    request = SendRequest.build(subscribers=["+13175551111", "+13175552222"], message="a" * 161)
+    request = SendRequest.build(subscribers=["+13175551111", "+13175552222"], message="\u0436" * 71)
     envelope = client.request("POST", "/send/cost", json_body=request.to_payload())
     assert envelope["data"] == {"messageCredits": 4, "recipients": 2}
     assert sbx.messages() == []
@@ -237,7 +237,7 @@ def test_sent_message_and_delivery_report(sbx: SandboxServer, client: MtaClient)
     assert data["messageId"] == result.message_id
     assert (data["to"], data["text"], data["parts"], data["credits"]) == ("+13175550010", "hello", 1, 1)
     assert (data["status"], data["statusName"]) == (10, "INVALID_NUMBER")
-    assert (data["externalId"], data["tags"]) == (77, {"k": "v"})
+    assert (data["externalId"], data["tags"]) == (77, {"k": "v", REQUEST_ID_TAG: result.request_id})
     assert data["createdAt"].endswith("Z")
     report = client.request("GET", f"/sent-messages/{oid}/delivery-report")["data"]
     assert report["destinationNumber"] == "+13175550010"

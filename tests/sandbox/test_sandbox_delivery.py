@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sandbox_helpers import Receiver, make_client, wait_until
 
-from airflow_provider_mta.core.client import MtaClient
+from airflow_provider_mta.core.client import REQUEST_ID_TAG, MtaClient
 from airflow_provider_mta.core.models import SendRequest, format_scheduled_date
 from airflow_provider_mta.sandbox.statuses import Timeline, final_status_for
 from airflow_provider_mta.sandbox.testing import SandboxServer
@@ -131,7 +131,7 @@ def test_signed_webhooks(sbx: SandboxServer, client: MtaClient, receiver: Receiv
     assert {p["messageId"] for p in payloads} == set(result.outbound_ids)
     assert (first["externalId"], first["tags"], first["senderName"], first["type"]) == (
         "ext-9",
-        {"run": "r1"},
+        {"run": "r1", REQUEST_ID_TAG: result.request_id},  # the client adds the request id
         "Ops",
         "sms",
     )

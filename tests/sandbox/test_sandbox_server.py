@@ -81,7 +81,7 @@ def test_admin_messages_filters(sbx: SandboxServer) -> None:
     rows = sbx.messages()
     assert list(rows[0]) == [
         "messageId", "outboundId", "to", "text", "parts", "credits", "type", "status", "externalId", "tags",
-        "requestId", "createdAt",
+        "requestId", "createdAt", "scheduledFor",
     ]  # fmt: skip
     assert [r["text"] for r in sbx.messages(to="+1 317-555-1111")] == ["a", "b"]
     assert [r["to"] for r in sbx.messages(messageId=a.message_id)] == ["+13175551111", "+13175550010"]
@@ -94,7 +94,7 @@ def test_inbox_page_renders_and_escapes(sbx: SandboxServer) -> None:
     with make_client(sbx) as c:
         hostile = '<script>alert("x")</script> & <b>co</b>'
         c.send(SendRequest.build(subscribers=["+13175551111"], message=hostile))
-        c.send(SendRequest.build(subscribers=["+13175552222"], message="a" * 161))
+        c.send(SendRequest.build(subscribers=["+13175552222"], message="\u0436" * 71))  # 2 UCS-2 parts
     page = httpx.get(sbx.url + "/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
