@@ -65,6 +65,26 @@ def main() -> None:
     def plan() -> Any:
         return plan_batch(data, mapping=mapping, message=MESSAGE, region="US", identity={"message": MESSAGE})
 
+    # The same rows with the batch's compliance checks on: quiet hours (the default window) and an opt-out
+    # list of 10,000 numbers that none of the rows is on (so every row is still rendered and counted).
+    from airflow_provider_mta.core.quiet_hours import QuietHours
+    from airflow_provider_mta.core.suppression import SuppressionList
+
+    quiet = QuietHours.build(quiet_hours=("08:00", "21:00"), action="defer")
+    opted_out = SuppressionList()
+    opted_out.add((f"+1212555{i:04d}" for i in range(10_000)), source="bench", region="US")
+
+    def plan_with_compliance() -> Any:
+        return plan_batch(
+            data,
+            mapping=mapping,
+            message=MESSAGE,
+            region="US",
+            identity={"message": MESSAGE},
+            quiet_hours=quiet,
+            suppressed=opted_out,
+        )
+
     def payloads(p: Any) -> list[dict[str, Any]]:
         out = []
         for _, chunk in p.spool.chunks(args.chunk_size):
@@ -95,6 +115,10 @@ def main() -> None:
         keep_best("build", cpu, wall)
         cpu, wall, encoded = timed(partial(list, map(json.dumps, bodies)), 1)
         keep_best("dumps", cpu, wall)
+        cpu, wall, checked = timed(plan_with_compliance, 1)
+        keep_best("compliance", cpu, wall)
+        assert checked.recipients == args.rows, "no row is opted out or without a send window"
+        checked.close()
     (plan_cpu, plan_wall), (build_cpu, build_wall), (dumps_cpu, dumps_wall) = best["plan"], best["build"], best["dumps"]
     recipients = the_plan.recipients
     assert recipients == args.rows, f"expected every row to be a distinct valid recipient, got {recipients}"
@@ -110,6 +134,7 @@ def main() -> None:
     print(line("validate + normalize + dedupe + render + count parts (plan_batch)", plan_cpu, plan_wall))
     print(line(f"build the {len(bodies)} /send payloads (SendRequest per chunk)", build_cpu, build_wall))
     print(line("**total**", total_cpu, total_wall))
+    print(line("plan_batch with quiet hours and a 10,000-number opt-out list (not in the total)", *best["compliance"]))
     print(
         line(
             f"baseline: json.dumps of the same payloads ({sum(map(len, encoded)) / 1e6:.1f} MB)", dumps_cpu, dumps_wall

@@ -43,6 +43,9 @@ with DAG(
         on_invalid="skip",  # a bad number in the CRM should not stop everyone else's text
         chunk_size=500,
         max_credits=5_000,
+        # Quiet hours: [mta] quiet_hours (08:00-21:00 at each customer's location) defers a text that would
+        # arrive at night until their morning, with MTA's scheduledDate; quiet_hours=... overrides it here.
+        quiet_hours_overrides={"US-FL": ("08:00", "20:00")},  # Florida's stricter window
     )
     MtaDeliverySensor(
         task_id="wait_for_delivery",

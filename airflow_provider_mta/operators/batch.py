@@ -172,10 +172,15 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from airflow_provider_mta.compliance.quiet_hours_settings import resolve_quiet_hours
+        if quiet_hours is not FROM_CONFIG or quiet_hours_action is not None or quiet_hours_overrides is not None:
+            from airflow_provider_mta.compliance.quiet_hours_settings import DEFAULT_WINDOW, resolve_quiet_hours
 
-        if quiet_hours is not FROM_CONFIG:  # a malformed window fails at DAG parse, naming the parameter
-            resolve_quiet_hours(quiet_hours=quiet_hours, action=quiet_hours_action, overrides=quiet_hours_overrides)
+            # A malformed window, action or override fails at DAG parse, naming the parameter.
+            resolve_quiet_hours(
+                quiet_hours=DEFAULT_WINDOW if quiet_hours is FROM_CONFIG else quiet_hours,
+                action=quiet_hours_action,
+                overrides=quiet_hours_overrides,
+            )
         if cost_tolerance < 0:
             raise ValueError(f"{self.task_id}: cost_tolerance must be 0 or more, not {cost_tolerance}")
         if (rows is None) == (sql is None):

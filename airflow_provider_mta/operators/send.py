@@ -226,12 +226,9 @@ class SendSmsOperator(BaseOperator):
         from airflow_provider_mta.core.idempotency import derive_request_id
 
         request = self.build_request()
-        ti = context["ti"]
-        # Derived from the request as written, before opt-outs and quiet hours change it, so a retry that
-        # decides otherwise (a window opened meanwhile) still gets MTA's 409 instead of texting twice.
-        request_id = self.request_id or derive_request_id(
-            ti.dag_id, ti.task_id, ti.run_id, ti.map_index, request.to_payload()
-        )
+        # The request id is derived from the request as written, before opt-outs and quiet hours change it,
+        # so a retry that decides otherwise (a window opened meanwhile) still gets MTA's 409, not a 2nd text.
+        written = request.to_payload()
         from airflow_provider_mta.compliance.single_send import apply_compliance
 
         compliance = apply_compliance(self, request)
@@ -243,7 +240,7 @@ class SendSmsOperator(BaseOperator):
                 "outbound_ids": [],
                 "total_sent": 0,
                 "credits": 0,
-                "request_id": request_id,
+                "request_id": None,
                 "already_sent": False,
             }
         request = compliance.request
@@ -265,6 +262,8 @@ class SendSmsOperator(BaseOperator):
                 "previews": [{"to": p.to, "text": p.text, "parts": p.parts} for p in estimate.previews],
                 **compliance.xcom(),
             }
+        ti = context["ti"]
+        request_id = self.request_id or derive_request_id(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, written)
         result = self.hook.send(request, request_id=request_id)
         if result.already_sent:
             self.log.warning("Already sent by an earlier try (MTA answered 409 for %s); not sent again", request_id)

@@ -168,8 +168,10 @@ class MtaDeliverySensor(BaseSensorOperator):
     def record_opt_outs(self, summary: dict[str, Any]) -> int:
         """Add the numbers MTA reported as STOPPED to the opt-out table (when one is configured)."""
         stopped = int((summary.get("statuses") or {}).get("STOPPED_NUMBER", 0))
+        if not stopped:
+            return 0
         conn_id = self.opt_out_conn_id or self.hook.opt_out_conn_id
-        if not stopped or not conn_id:
+        if not conn_id:
             if stopped:
                 self.log.warning(
                     "%d recipient(s) texted STOP; set opt_out_conn_id (or the connection extra) to remember them",

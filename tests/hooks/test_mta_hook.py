@@ -70,7 +70,13 @@ def test_form_is_declared_as_data_and_by_the_legacy_methods():
 
     (conn_type,) = get_provider_info()["connection-types"]
     assert conn_type["connection-type"] == "mta" and conn_type["hook-class-name"].endswith("MtaHook")
-    assert set(conn_type["conn-fields"]) == {"timeout", "max_retries", "send_rate_limit", "default_region"}
+    assert set(conn_type["conn-fields"]) == {
+        "timeout",
+        "max_retries",
+        "send_rate_limit",
+        "default_region",
+        "opt_out_conn_id",
+    }
     assert MtaHook.get_ui_field_behaviour()["relabeling"] == {"host": "Base URL", "password": "API Key"}
     assert isinstance(MtaHook.get_connection_form_widgets(), dict)
 
