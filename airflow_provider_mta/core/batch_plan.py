@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_mta.core import liquid
 from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.estimate import Preview
-from airflow_provider_mta.core.length import length_fix, units_problem
+from airflow_provider_mta.core.length import is_blank, length_fix, units_problem
 from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
-from airflow_provider_mta.core.rows import ColumnMapping
+from airflow_provider_mta.core.rows import BadPropertyError, ColumnMapping, property_text
 from airflow_provider_mta.core.segments import compose, estimate
 from airflow_provider_mta.core.spool import RecipientSpool
 
@@ -67,6 +67,7 @@ class BatchPlan:
     conflicting_duplicates: list[RowProblem] = field(default_factory=list)
     suppressed: int = 0
     too_long: int = 0
+    blank: int = 0
     no_send_window: int = 0
     exempt_from_quiet_hours: int = 0
     refused_rows: list[RowProblem] = field(default_factory=list)
@@ -74,7 +75,7 @@ class BatchPlan:
     @property
     def refused(self) -> int:
         """Recipients that cannot be sent as given: a text over MTA's limit, or no send window."""
-        return self.too_long + self.no_send_window
+        return self.too_long + self.blank + self.no_send_window
 
     def close(self) -> None:
         self.spool.close()
@@ -124,6 +125,7 @@ def plan_batch(
     missing_count = 0
     checked_columns = False
     refused: set[str] = set()  # recipients whose first row cannot be sent (bounded by those rows)
+    check_length = check_length and message is not None  # a saved template's text is MTA's to measure
     try:
         for row_no, row, recipient in _with_recipients(rows, mapping.phone_column, region, NORMALIZE_BLOCK_ROWS):
             plan.rows = row_no
@@ -137,7 +139,13 @@ def plan_batch(
                 if len(plan.invalid_rows) < report_limit:
                     plan.invalid_rows.append(RowProblem(row_no, None, str(recipient)))
                 continue
-            props = {**defaults, **mapping.properties(row)}
+            try:
+                props = {**defaults, **mapping.properties(row)}
+            except BadPropertyError as exc:
+                raise MtaValidationError(
+                    f"properties: row {row_no} ({mask_recipient(recipient)}): {exc}; nothing was sent",
+                    field="properties",
+                ) from None
             if keep is not None:
                 props = {k: v for k, v in props.items() if k in keep}
             lacking = [v for v in needed if v not in props]
@@ -178,6 +186,9 @@ def plan_batch(
                 problem = units_problem(cost.units, is_mms=is_mms) if check_length else None
                 if problem is not None:
                     plan.too_long += 1
+                elif check_length and is_blank(text):
+                    problem = "the text is blank (only spaces or invisible characters); MTA would send an empty SMS"
+                    plan.blank += 1
             else:
                 plan.no_send_window += 1
             if problem is not None:
@@ -244,8 +255,9 @@ def _check_columns(mapping: ColumnMapping, columns: list[str], needed: list[str]
 
 
 def _render(message: str | None, props: Mapping[str, Any], row_no: int, recipient: str) -> str:
+    """The row's text as MTA renders it: from the properties' text, as they are sent (``false`` is text)."""
     try:
-        return liquid.render(message or "", props)
+        return liquid.render(message or "", {k: property_text(v) for k, v in props.items()})
     except Exception as exc:  # a Liquid filter or type error in this row's values
         raise MtaValidationError(
             f"message: row {row_no} ({mask_recipient(recipient)}) does not render: {str(exc).splitlines()[0]}",
@@ -273,7 +285,7 @@ def _raise_on_problems(
     if plan.refused and on_invalid == "fail":
         shown = "; ".join(str(p) for p in plan.refused_rows)
         more = f" and {plan.refused - len(plan.refused_rows)} more" if plan.refused > len(plan.refused_rows) else ""
-        field_name = "message" if plan.too_long else "quiet_hours"
+        field_name = "message" if plan.too_long or plan.blank else "quiet_hours"
         fix = f" ({length_fix(is_mms=is_mms)})" if plan.too_long else ""
         raise MtaValidationError(
             f"{field_name}: {plan.refused} recipient(s) cannot be sent as given: {shown}{more}{fix}. "

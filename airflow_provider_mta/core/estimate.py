@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_mta.core import liquid
 from airflow_provider_mta.core.errors import MtaValidationError
-from airflow_provider_mta.core.length import length_fix, units_problem
+from airflow_provider_mta.core.length import is_blank, length_fix, units_problem
 from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.segments import compose, estimate
 
@@ -41,7 +41,7 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
 
     For groups, subscriber ids, threads and all subscribers only the per-message cost is known.
     Raises :class:`MtaValidationError` naming the (masked) recipient when a text is longer than MTA
-    accepts (a saved template without ``message`` is MTA's to measure).
+    accepts, blank, or does not render (a saved template without ``message`` is MTA's to measure).
     """
     message = request.message or ""
     is_mms = request.sends_as_mms
@@ -52,6 +52,7 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
         cost = estimate(text, is_mms=is_mms)
         if check:
             _check_length(cost.units, is_mms, "every recipient")
+            _check_blank(text, "every recipient")
         shown.append(Preview("(each recipient)", text, cost.parts, cost.credits, cost.encoding))
         count = len(request.subscriber_ids) if request.subscriber_ids else None
         return SendEstimate(count, cost.credits, cost.credits * count if count else None, shown)
@@ -59,16 +60,35 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
     total = worst = 0
     for recipient in request.subscribers:
         props = (request.properties or {}).get(recipient, {})
-        body = liquid.render(message, props) if uses_liquid else message
+        who = mask_recipient(recipient)
+        body = _render(message, props, who) if uses_liquid else message
         text = compose(body, header=request.header, footer=request.footer)
         cost = estimate(text, is_mms=is_mms)
         if check:
-            _check_length(cost.units, is_mms, mask_recipient(recipient))
+            _check_length(cost.units, is_mms, who)
+            _check_blank(text, who)
         total += cost.credits
         worst = max(worst, cost.credits)
         if len(shown) < previews:
             shown.append(Preview(mask_recipient(recipient), text, cost.parts, cost.credits, cost.encoding))
     return SendEstimate(len(request.subscribers), worst, total, shown)
+
+
+def _render(message: str, properties: dict[str, str], who: str) -> str:
+    try:
+        return liquid.render(message, properties)
+    except Exception as exc:  # a Liquid filter or comparison that fails for this recipient's values
+        raise MtaValidationError(
+            f"message: for {who}, it does not render: {str(exc).splitlines()[0]}; nothing was sent", field="message"
+        ) from None
+
+
+def _check_blank(text: str, who: str) -> None:
+    if is_blank(text):
+        raise MtaValidationError(
+            f"message: for {who}, the text is blank (only spaces or invisible characters); nothing was sent",
+            field="message",
+        )
 
 
 def _check_length(units: int, is_mms: bool, who: str) -> None:

@@ -57,6 +57,14 @@ def length_fix(*, is_mms: bool) -> str:
     )
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+
+def is_blank(text: str) -> bool:
+    """True when a text shows nothing: empty, only whitespace, or only zero-width characters."""
+    return not text.translate(_INVISIBLE).strip()
+
+
 def fit_sms(text: str, *, limit: int = SMS_MAX_CHARS, marker: str = CUT_MARKER) -> str:
     """``text`` unchanged when it fits ``limit``; else its longest prefix that fits with ``marker`` after it."""
     if text_length(text) <= limit:

@@ -7,6 +7,7 @@ responses are tolerant (unknown fields kept, missing optional ones defaulted).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any, Literal
 
@@ -251,16 +252,23 @@ def _property_to_str(key: Any, name: Any, value: Any) -> str:
     kind = type(value)
     if kind is str:
         return value  # type: ignore[no-any-return]
-    if kind is int or kind is float:
+    if (kind is int and -_INT_LIMIT < value < _INT_LIMIT) or (kind is float and math.isfinite(value)):
         return str(value)
     if kind is bool:
         return "true" if value else "false"
     return _scalar_to_str(f"properties[{mask_recipient(key)!r}][{name!r}]", value)
 
 
+_INT_LIMIT = 10**100
+
+
 def _scalar_to_str(where: str, value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value} (not a number); give a value or leave the property out")
+    if isinstance(value, int) and not isinstance(value, bool) and not -_INT_LIMIT < value < _INT_LIMIT:
+        raise ValueError(f"{where} is an integer of more than 100 digits; send it as text if you mean it")
     if isinstance(value, (bool, int, float)):
         return str(value).lower() if isinstance(value, bool) else str(value)
     if value is None:

@@ -37,10 +37,15 @@ def normalize_recipient(value: object, *, region: str | None = DEFAULT_REGION) -
     if not text:
         raise InvalidRecipientError("recipient is empty")
     if "@" in text:
+        # ``mailto:ann@example.com`` and ``<ann@example.com>`` are the same address; so is any capitalization
+        # (mailbox names are case-insensitive in practice, and MTA matches subscribers by address).
+        if text[:7].lower() == "mailto:":
+            text = text[7:].strip()
+        if text.startswith("<") and text.endswith(">"):
+            text = text[1:-1].strip()
         if not _EMAIL_RE.match(text):
             raise InvalidRecipientError(f"{mask_recipient(text)} is not a valid email address")
-        user, _, domain = text.partition("@")
-        return f"{user}@{domain.lower()}"
+        return text.lower()
     region_code = (region or DEFAULT_REGION).upper()
     return _valid_nanp(text, region_code) or _parse(text, region_code)
 
@@ -125,15 +130,24 @@ def normalize_subscribers(
     seen: dict[str, int] = {}
     out: list[str] = []
     props_out: dict[str, dict[str, Any]] | None = {} if properties is not None else None
-    props_in = {str(k).strip(): v for k, v in (properties or {}).items()}
+    props_in: dict[str, Any] = {}
+    for key, value in (properties or {}).items():
+        try:
+            normalized_key = normalize_recipient(key, region=region)
+        except InvalidRecipientError:
+            normalized_key = str(key).strip()  # reported below as not in subscribers
+        if normalized_key in props_in and props_in[normalized_key] != value:
+            raise MtaValidationError(
+                f"properties: {mask_recipient(normalized_key)} is keyed twice (written two ways) with different values",
+                field="properties",
+            )
+        props_in[normalized_key] = value
     for i, raw in enumerate(items):
         try:
             normalized = normalize_recipient(raw, region=region)
         except InvalidRecipientError as exc:
             raise MtaValidationError(f"subscribers[{i}]: {exc}", field=f"subscribers[{i}]") from None
-        props = props_in.pop(str(raw).strip(), None)
-        if props is None and normalized in props_in:
-            props = props_in.pop(normalized)
+        props = props_in.pop(normalized, None)
         if normalized in seen:
             earlier = props_out.get(normalized) if props_out is not None else None
             if props is not None and earlier is not None and props != earlier:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,13 +57,45 @@ class ColumnMapping:
             if column == self.phone_column:
                 continue
             value = row.get(column)
-            if value is not None:
-                out[self.rename.get(column, column)] = json_safe(value)
+            if value is not None and not is_missing(value):
+                try:
+                    out[self.rename.get(column, column)] = json_safe(value)
+                except ValueError as exc:
+                    raise BadPropertyError(f"column {column!r} {exc}") from None
         return out
 
 
+class BadPropertyError(ValueError):
+    """A row's value cannot be a Liquid property (a list, a dict, a number too large to write out)."""
+
+
+MAX_INT_DIGITS = 100
+
+
+def is_missing(value: Any) -> bool:
+    """NaN (a database's or pandas' "no value") counts as empty, like NULL; so do infinities."""
+    if isinstance(value, float):
+        return math.isnan(value) or math.isinf(value)
+    if isinstance(value, decimal.Decimal):
+        return not value.is_finite()
+    return False
+
+
+def property_text(value: JsonScalar) -> str:
+    """The text MTA gets for a property value (``true``/``false``, ``42``, ``2.5``): Liquid sees only this."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
 def json_safe(value: Any) -> JsonScalar:
-    """A property value MTA can take: text, numbers and booleans as they are; dates, decimals and ids as text."""
+    """A property value MTA can take: text, numbers and booleans as they are; dates, decimals and ids as text.
+
+    Lists, dicts and other containers are refused (MTA would get Python's repr), as are integers of more
+    than :data:`MAX_INT_DIGITS` digits.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+        raise ValueError(f"holds an integer of more than {MAX_INT_DIGITS} digits; send it as text if you mean it")
     if isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -71,6 +104,11 @@ def json_safe(value: Any) -> JsonScalar:
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        raise ValueError(
+            f"holds a {type(value).__name__}; a property must be text, a number, a boolean or a date "
+            "(flatten it into columns, or format it as text in the query)"
+        )
     return str(value)
 
 

@@ -241,14 +241,37 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render every field with Jinja, then ``message`` keeping the rows' property names for Liquid."""
-        from airflow_provider_mta.operators.message_template import render_message
+        self._do_render_template_fields(
+            self, self.template_fields, context, jinja_env or self.get_template_env(), set()
+        )
 
-        jinja_env = jinja_env or self.get_template_env()
-        others = [name for name in self.template_fields if name != "message"]
-        self._do_render_template_fields(self, others, context, jinja_env, set())
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        """Also the path of a mapped task (``.partial().expand()``), which Airflow renders through this method."""
+        fields = list(template_fields)
+        if parent is not self or "message" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        others = [name for name in fields if name != "message"]
+        super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
+        self._render_message(context, jinja_env)
+
+    def _render_message(self, context: Context, jinja_env: jinja2.Environment) -> None:
+        from airflow_provider_mta.operators.message_template import check_message_type, render_message
+
+        check_message_type(self.message)
         rename = self.rename_columns or {}
+        columns = self.property_columns if self.property_columns is not None else _xcom_columns(self.rows)
         names = (
-            {rename.get(c, c) for c in self.property_columns or ()} | set(rename.values()) | set(self.defaults or {})
+            {rename.get(c, c) for c in columns or () if c != self.phone_column}
+            | set(rename.values())
+            | set(self.defaults or {})
         )
         self.message = render_message(
             self.message,
@@ -387,6 +410,16 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             return parse_scheduled_date(self.scheduled_date)
         return self._now()
 
+    def _scheduled_date_passed(self) -> bool:
+        """True once ``scheduled_date`` is less than a minute away (logged the first time)."""
+        import datetime as dt
+
+        passed = self._send_base_time() <= self._now() + dt.timedelta(minutes=1)
+        if passed and not getattr(self, "_said_passed", False):
+            self._said_passed = True
+            self.log.warning("scheduled_date %s has come: the remaining chunks are sent now", self.scheduled_date)
+        return passed
+
     def _opening(self, group: str) -> dt.datetime | None:
         """None when ``group`` may receive texts at the batch's send time; else when its window opens."""
         quiet = self.quiet_rule
@@ -520,6 +553,10 @@ class BatchPersonalizedSmsOperator(BaseOperator):
                 progress.chunk_done(len(rows))
                 continue
             fields = dict(shared)
+            if fields.get("scheduled_date") and self._scheduled_date_passed():
+                # Decided once for the batch: the time it asked for has come while sending, so the remaining
+                # chunks go now (MTA refuses a scheduledDate in the past, and would send them now anyway).
+                del fields["scheduled_date"]
             if opening is not None:
                 from airflow_provider_mta.core.models import format_scheduled_date
 
@@ -615,6 +652,15 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         from airflow_provider_mta.operators.message_template import log_previews
 
         log_previews(self.log, plan.previews)
+
+
+def _xcom_columns(rows: Any) -> list[str]:
+    """The column names of rows already in memory (XCom): the first row's keys, or a columnar dict's."""
+    if isinstance(rows, Mapping):
+        return [str(k) for k in rows]
+    if isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)) and rows and isinstance(rows[0], Mapping):
+        return [str(k) for k in rows[0]]
+    return []
 
 
 class _Progress:

@@ -13,6 +13,26 @@ if TYPE_CHECKING:
     from airflow_provider_mta.core.estimate import Preview
 
 
+def check_message_type(message: Any) -> None:
+    """``message`` must be text (or None); an int, bytes or a list is an error naming the field."""
+    from airflow_provider_mta.core.errors import MtaValidationError
+
+    if message is not None and not isinstance(message, str):
+        raise MtaValidationError(
+            f"message: must be text, got {type(message).__name__} (pass a string, or a .txt/.liquid file name)",
+            field="message",
+        )
+    if isinstance(message, str):
+        try:
+            message.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MtaValidationError(
+                f"message: holds a character that is not valid Unicode text (a lone surrogate, "
+                f"{message[exc.start]!r} at position {exc.start}); fix the source text",
+                field="message",
+            ) from None
+
+
 def render_message(
     message: str | None,
     *,

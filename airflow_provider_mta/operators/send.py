@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -199,12 +199,37 @@ class SendSmsOperator(BaseOperator):
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render every field with Jinja, then ``message`` keeping recipient properties for Liquid."""
-        from airflow_provider_mta.operators.message_template import render_message
+        self._do_render_template_fields(
+            self, self.template_fields, context, jinja_env or self.get_template_env(), set()
+        )
 
-        jinja_env = jinja_env or self.get_template_env()
-        others = [name for name in self.template_fields if name != "message"]
-        self._do_render_template_fields(self, others, context, jinja_env, set())
-        names = {name for props in (self.properties or {}).values() if isinstance(props, dict) for name in props}
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        """Also the path of a mapped task (``.partial().expand()``), which Airflow renders through this method."""
+        fields = list(template_fields)
+        if parent is not self or "message" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        others = [name for name in fields if name != "message"]
+        super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
+        from airflow_provider_mta.operators.message_template import check_message_type, render_message
+
+        check_message_type(self.message)
+        if self.properties is not None and not isinstance(self.properties, Mapping):
+            from airflow_provider_mta.core.errors import MtaValidationError
+
+            raise MtaValidationError(
+                f"properties: must be a dict of recipient -> {{variable: value}}, got {type(self.properties).__name__}",
+                field="properties",
+            )
+        properties = self.properties or {}
+        names = {name for props in properties.values() if isinstance(props, dict) for name in props}
         self.message = render_message(
             self.message, context=context, jinja_env=jinja_env, liquid_names=names, template_ext=self.template_ext
         )

@@ -223,7 +223,7 @@ def test_spool_chunks_parse_properties_per_chunk_exactly():
         assert spool.chunk(5, 3) == []
 
 
-@pytest.mark.parametrize("value", ["x", "", "Zoë", 0, -3, 10**20, 1.5, -0.0, float("inf"), True, False, Level.LOW])
+@pytest.mark.parametrize("value", ["x", "", "Zoë", 0, -3, 10**20, 1.5, -0.0, 1e300, True, False, Level.LOW])
 def test_property_values_become_the_same_text_as_before(value):
     request = SendRequest.build(subscribers=["+13175551111"], message="Hi", properties={"+13175551111": {"v": value}})
     assert request.properties == {"+13175551111": {"v": _scalar_to_str("v", value)}}

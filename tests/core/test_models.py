@@ -135,7 +135,9 @@ def test_region_normalization_errors_name_the_position_and_mask_the_number():
 
 
 def test_conflicting_duplicate_properties_are_an_error():
-    with pytest.raises(MtaValidationError, match=r"subscribers\[1\].*different properties"):
+    with pytest.raises(
+        MtaValidationError, match=r"properties: \*\*\*1111 is keyed twice \(written two ways\) with different"
+    ):
         SendRequest.build(
             region="US",
             subscribers=["3175551111", "+13175551111"],

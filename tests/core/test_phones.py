@@ -17,7 +17,9 @@ from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_re
         ("+1 317 555 1111", "GB", "+13175551111"),
         ("020 7946 0012", "GB", "+442079460012"),
         ("020 7946 0012", "gb", "+442079460012"),
-        (" Ann@Example.COM ", "US", "Ann@example.com"),
+        (" Ann@Example.COM ", "US", "ann@example.com"),
+        ("mailto:Ann@Example.com", "US", "ann@example.com"),
+        ("<ann@example.com>", "US", "ann@example.com"),
     ],
 )
 def test_normalize(raw, region, e164):

@@ -292,3 +292,16 @@ def test_quiet_hours_send_the_open_zone_now_and_schedule_the_closed_one(run_dag:
             assert row["status"] == "SCHEDULED"
             assert dt.datetime.fromisoformat(row["scheduledFor"].replace("Z", "+00:00")) == opens
     assert "recipient(s) deferred with MTA's scheduledDate" in result.log
+
+
+def test_mapped_operators_keep_liquid_and_send_once_each(run_dag: Any, sandbox: Any, sqlite_customers: Path) -> None:
+    result = run_dag("mta_it_mapped")
+    assert result.succeeded, result.log[-3000:]
+    texts = {m["to"]: m["text"] for m in sandbox.messages()}
+    assert len(sandbox.messages()) == len(texts) == 30 + 4  # every customer once, plus the four XCom recipients
+    assert texts["+13175554000"].startswith("Hi Lite0, see you on ")
+    assert {texts["+13175550101"], texts["+13175550102"]} == {"Hi Ann", "Hi Bo"}
+    assert {texts["+13175550103"], texts["+13175550104"]} == {"Hi Cy", "Hi Di"}
+    out = result.out
+    assert out is not None and sum(p["sent"] for p in out["partitions"]) == 30
+    assert sum(p["invalid"] for p in out["partitions"]) == 1  # the short number, in one partition
