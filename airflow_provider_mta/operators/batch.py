@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -262,12 +263,19 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
         self._render_message(context, jinja_env)
 
-    def _render_message(self, context: Context, jinja_env: jinja2.Environment) -> None:
+    def _render_message(
+        self, context: Context, jinja_env: jinja2.Environment, *, columns: Sequence[str] | None = None
+    ) -> None:
         from airflow_provider_mta.operators.message_template import check_message_type, render_message
 
-        check_message_type(self.message)
+        if columns is None:  # the first rendering: keep the template, in case SQL columns are only known later
+            check_message_type(self.message)
+            self._message_template: str | None = self.message
+        else:
+            self.message = self._message_template
         rename = self.rename_columns or {}
-        columns = self.property_columns if self.property_columns is not None else _xcom_columns(self.rows)
+        if columns is None:
+            columns = self.property_columns if self.property_columns is not None else _xcom_columns(self.rows)
         names = (
             {rename.get(c, c) for c in columns or () if c != self.phone_column}
             | set(rename.values())
@@ -296,7 +304,26 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         self.log.info("Reading rows from %s connection %r", type(db_hook).__name__, self.conn_id)
         return iter_sql_rows(db_hook, self.sql, self.parameters, fetch_size=self.fetch_size)
 
-    def plan(self) -> BatchPlan:
+    def _rows_rendering_by_columns(self, context: Context | None) -> Iterable[Mapping[str, Any]]:
+        """The rows; when SQL reveals a column named like a context name the message used, render it again.
+
+        A row's value wins over Airflow's (``{{ task }}`` is the row's ``task``), as with rows from XCom,
+        whose columns are known when the task's fields are rendered.
+        """
+        rows = iter(self.iter_rows())
+        template = getattr(self, "_message_template", None)
+        if context is None or template is None or self.property_columns is not None or self.sql is None:
+            return rows
+        first = next(rows, None)
+        if first is None:
+            return ()
+        rename = self.rename_columns or {}
+        columns = [c for c in first if c != self.phone_column]
+        if {rename.get(c, c) for c in columns} & set(context):
+            self._render_message(context, self.get_template_env(), columns=columns)
+        return itertools.chain([first], rows)
+
+    def plan(self, context: Context | None = None) -> BatchPlan:
         """Read and validate every row; raises (naming rows and fields) before anything is sent."""
         from airflow_provider_mta.core.batch_plan import plan_batch
         from airflow_provider_mta.core.models import SendRequest
@@ -312,8 +339,9 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             property_columns=self.property_columns,
             rename=dict(self.rename_columns or {}),
         )
+        rows = self._rows_rendering_by_columns(context)
         return plan_batch(
-            self.iter_rows(),
+            rows,
             mapping=mapping,
             message=self.message,
             header=self.header,
@@ -371,7 +399,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
-        plan = self.plan()
+        plan = self.plan(context)
         try:
             self._log_plan(plan, time.monotonic() - started)
             if self.dry_run_only:

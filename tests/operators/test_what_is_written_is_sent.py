@@ -146,3 +146,19 @@ def test_clear_errors_instead_of_crashes(sandbox, kw, text):  # ids: pytest cann
 def test_properties_keyed_by_another_spelling_of_a_subscriber(sandbox):
     send(subscribers=[ANN], message="Hi {{ n }}", properties={"(317) 555-0101": {"n": "Ann"}})
     assert delivered(sandbox) == {ANN: "Hi Ann"}
+
+
+def test_a_sql_column_named_like_a_context_name_is_filled_by_the_row(sandbox, tmp_path, monkeypatch):
+    import json
+    import sqlite3
+
+    path = tmp_path / "todo.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE todo (phone TEXT, task TEXT)")
+    db.execute("INSERT INTO todo VALUES ('(317) 555-0101', 'Buy milk')")
+    db.commit()
+    monkeypatch.setenv("AIRFLOW_CONN_TODO_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    kw = {"sql": "SELECT phone, task FROM todo", "conn_id": "todo_db"}
+    preview = batch(None, "Todo: {{ task }} ({{ ds }})", dry_run=True, **kw)["previews"][0]["text"]
+    batch(None, "Todo: {{ task }} ({{ ds }})", **kw)
+    assert preview == delivered(sandbox)[ANN] == "Todo: Buy milk (2025-03-06)"
