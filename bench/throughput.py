@@ -84,9 +84,9 @@ def run_operator(data: list[dict[str, Any]], chunk_size: int) -> dict[str, Any]:
     marks: dict[str, Any] = {"send_starts": [], "send_ends": []}
     real_plan = op.plan
 
-    def timed_plan() -> Any:
+    def timed_plan(context: Any = None) -> Any:
         t0 = time.perf_counter()
-        plan = real_plan()
+        plan = real_plan(context)
         marks["validation"] = time.perf_counter() - t0
         return plan
 
