@@ -43,7 +43,7 @@ def peak_mb():
 from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
 from airflow_provider_mta.core.batch_plan import plan_batch
 from airflow_provider_mta.core.rows import ColumnMapping
-from airflow_provider_mta.operators.sql_rows import get_db_hook
+from airflow_provider_mta.utils.sql_rows import get_db_hook
 import phonenumbers, liquid, psycopg2  # noqa: F401  (imported before the baseline)
 
 op = BatchPersonalizedSmsOperator(task_id="bench", sql=sql, conn_id="bench_pg", message=message, dry_run=True)

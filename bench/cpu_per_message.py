@@ -51,9 +51,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
+    from airflow_provider_mta.backends.mta.models import SendRequest
     from airflow_provider_mta.core import liquid
     from airflow_provider_mta.core.batch_plan import plan_batch
-    from airflow_provider_mta.core.models import SendRequest
     from airflow_provider_mta.core.phones import normalize_recipient
     from airflow_provider_mta.core.rows import ColumnMapping
     from airflow_provider_mta.core.segments import compose, estimate

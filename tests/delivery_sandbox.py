@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.client import AsyncMtaClient, MtaClient
 from airflow_provider_mta.sandbox.testing import SandboxServer
 from tests.conftest import API_KEY, use_sandbox
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 # httpx, pydantic and tenacity are not listed: airflow.sdk has imported them already.
 HEAVY = ("phonenumbers", "liquid", "starlette", "uvicorn")
-OURS_AT_RUN_TIME = ("core.client", "core.models", "core.phones", "core.liquid", "triggers", "sandbox")
+OURS_AT_RUN_TIME = ("backends", "core.phones", "core.liquid", "triggers", "sandbox")
 PROVIDER = (
     "from airflow_provider_mta.hooks.mta import MtaHook\n"
     "from airflow_provider_mta.operators.send import SendSmsOperator\n"

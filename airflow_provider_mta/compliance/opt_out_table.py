@@ -39,7 +39,7 @@ class OptOutTable:
 
     @property
     def db_hook(self) -> Any:
-        from airflow_provider_mta.operators.sql_rows import get_db_hook
+        from airflow_provider_mta.utils.sql_rows import get_db_hook
 
         return get_db_hook(self.conn_id)
 
@@ -62,7 +62,7 @@ class OptOutTable:
 
     def recipients(self) -> Iterator[str]:
         """Every stored recipient, streamed."""
-        from airflow_provider_mta.operators.sql_rows import iter_sql_rows
+        from airflow_provider_mta.utils.sql_rows import iter_sql_rows
 
         self.ensure()
         for row in iter_sql_rows(self.db_hook, f"SELECT recipient FROM {self.table}"):

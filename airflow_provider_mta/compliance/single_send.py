@@ -10,7 +10,7 @@ from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.masking import mask_recipient
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.core.models import SendRequest
+    from airflow_provider_mta.backends.mta.models import SendRequest
     from airflow_provider_mta.operators.send import SendSmsOperator
 
 
@@ -75,7 +75,7 @@ def _quiet_hours(op: SendSmsOperator, request: SendRequest, outcome: SendComplia
             "ids or all subscribers are. Set quiet_hours=None or list the numbers",
             field="quiet_hours",
         )
-    from airflow_provider_mta.core.models import format_scheduled_date, parse_scheduled_date
+    from airflow_provider_mta.backends.mta.models import format_scheduled_date, parse_scheduled_date
     from airflow_provider_mta.core.send_window import common_opening
 
     now = op.clock() if op.clock is not None else dt.datetime.now(dt.timezone.utc)

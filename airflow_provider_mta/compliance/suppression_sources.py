@@ -50,7 +50,7 @@ def load_suppression(
 
 def _query(sql: str, conn_id: str) -> Iterator[tuple[Any, ...]]:
     """The query's rows (first column: the recipient), streamed; a failure names ``suppress_sql``."""
-    from airflow_provider_mta.operators.sql_rows import get_db_hook, iter_sql_rows
+    from airflow_provider_mta.utils.sql_rows import get_db_hook, iter_sql_rows
 
     try:
         for row in iter_sql_rows(get_db_hook(conn_id), sql):

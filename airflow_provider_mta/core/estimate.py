@@ -12,7 +12,7 @@ from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.segments import compose, estimate
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.core.models import SendRequest
+    from airflow_provider_mta.backends.mta.models import SendRequest
 
 
 @dataclass

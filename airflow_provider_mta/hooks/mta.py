@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Connection
 
-    from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+    from airflow_provider_mta.backends.mta.client import AsyncMtaClient, MtaClient
+    from airflow_provider_mta.backends.mta.models import SendRequest, SendResult, VerifyResult
     from airflow_provider_mta.core.delivery import DeliveryPage, DeliveryRecord
-    from airflow_provider_mta.core.models import SendRequest, SendResult, VerifyResult
 
 DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -164,7 +164,7 @@ class MtaHook(BaseHook):
     @cached_property
     def client(self) -> MtaClient:
         """The sync client, built once per hook from the connection."""
-        from airflow_provider_mta.core.client import MtaClient
+        from airflow_provider_mta.backends.mta.client import MtaClient
 
         return MtaClient(**self._options(self.get_connection(self.mta_conn_id)))
 
@@ -174,7 +174,7 @@ class MtaHook(BaseHook):
 
     async def aget_conn(self, **overrides: Any) -> AsyncMtaClient:
         """A new async client (close it, or use ``async with``); the connection is looked up asynchronously."""
-        from airflow_provider_mta.core.client import AsyncMtaClient
+        from airflow_provider_mta.backends.mta.client import AsyncMtaClient
 
         conn = await self.aget_connection(self.mta_conn_id)
         return AsyncMtaClient(**self._options(conn, **overrides))
@@ -224,7 +224,7 @@ class MtaHook(BaseHook):
 
         Raises :class:`~airflow_provider_mta.core.errors.MtaValidationError` naming the field.
         """
-        from airflow_provider_mta.core.models import SendRequest
+        from airflow_provider_mta.backends.mta.models import SendRequest
 
         if self._region is None:
             self.client  # noqa: B018 - reading the connection once also sets the default region
@@ -246,8 +246,8 @@ class MtaHook(BaseHook):
 
     async def asend_message(self, *, request_id: str | None = None, **fields: Any) -> SendResult:
         """Async twin of :meth:`send_message`."""
+        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.estimate import estimate_send
-        from airflow_provider_mta.core.models import SendRequest
 
         async with await self.aget_conn() as client:  # one async connection lookup, which sets the region
             request = SendRequest.build(region=self._region, **fields)
@@ -338,7 +338,7 @@ class MtaHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's and CLI's "Test": verify the API key once, without retries."""
-        from airflow_provider_mta.core.client import MtaClient
+        from airflow_provider_mta.backends.mta.client import MtaClient
         from airflow_provider_mta.core.errors import MtaError
 
         try:

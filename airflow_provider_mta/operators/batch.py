@@ -266,7 +266,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     def _render_message(
         self, context: Context, jinja_env: jinja2.Environment, *, columns: Sequence[str] | None = None
     ) -> None:
-        from airflow_provider_mta.operators.message_template import check_message_type, render_message
+        from airflow_provider_mta.utils.message_template import check_message_type, render_message
 
         if columns is None:  # the first rendering: keep the template, in case SQL columns are only known later
             check_message_type(self.message)
@@ -298,7 +298,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
         if self.sql is None:
             return iter_mappings(self.rows, columns=self.columns)
-        from airflow_provider_mta.operators.sql_rows import get_db_hook, iter_sql_rows
+        from airflow_provider_mta.utils.sql_rows import get_db_hook, iter_sql_rows
 
         db_hook = get_db_hook(str(self.conn_id), self.hook_params)
         self.log.info("Reading rows from %s connection %r", type(db_hook).__name__, self.conn_id)
@@ -325,8 +325,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
     def plan(self, context: Context | None = None) -> BatchPlan:
         """Read and validate every row; raises (naming rows and fields) before anything is sent."""
+        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.batch_plan import plan_batch
-        from airflow_provider_mta.core.models import SendRequest
         from airflow_provider_mta.core.rows import ColumnMapping
 
         shared = self._shared_fields()
@@ -433,7 +433,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     def _send_base_time(self) -> dt.datetime:
         """When the batch's texts would arrive: ``scheduled_date`` when given, else now."""
         if self.scheduled_date:
-            from airflow_provider_mta.core.models import parse_scheduled_date
+            from airflow_provider_mta.backends.mta.models import parse_scheduled_date
 
             return parse_scheduled_date(self.scheduled_date)
         return self._now()
@@ -486,8 +486,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
     def _verify_cost(self, plan: BatchPlan) -> None:
         """Compare MTA's ``/send/cost`` for the first chunk with the local estimate; fail over the tolerance."""
+        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.estimate import estimate_send
-        from airflow_provider_mta.core.models import SendRequest
 
         for _, _, chunk in plan.spool.grouped_chunks(self.chunk_size):
             live = [(r, p) for r, p, suppressed in chunk if not suppressed]
@@ -531,10 +531,10 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         self._check_max_credits(projected, plan.recipients, what="about (MTA's price)")
 
     def _send(self, plan: BatchPlan, context: Context) -> dict[str, Any]:
+        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.checkpoint import Checkpoint, resume_point
         from airflow_provider_mta.core.idempotency import derive_request_id
-        from airflow_provider_mta.core.models import SendRequest
-        from airflow_provider_mta.operators.checkpoint_store import VariableCheckpointStore, checkpoint_store
+        from airflow_provider_mta.utils.checkpoint_store import VariableCheckpointStore, checkpoint_store
 
         ti = context["ti"]
         store = checkpoint_store(context)
@@ -586,7 +586,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
                 # chunks go now (MTA refuses a scheduledDate in the past, and would send them now anyway).
                 del fields["scheduled_date"]
             if opening is not None:
-                from airflow_provider_mta.core.models import format_scheduled_date
+                from airflow_provider_mta.backends.mta.models import format_scheduled_date
 
                 fields["scheduled_date"] = format_scheduled_date(opening)
             subscribers = [recipient for recipient, _ in chunk]
@@ -677,7 +677,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             self.log.info("%s recipient(s) opted out: not texted", f"{plan.suppressed:,}")
         for problem in plan.conflicting_duplicates:
             self.log.warning("Duplicate %s", problem)
-        from airflow_provider_mta.operators.message_template import log_previews
+        from airflow_provider_mta.utils.message_template import log_previews
 
         log_previews(self.log, plan.previews)
 

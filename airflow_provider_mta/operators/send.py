@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
-    from airflow_provider_mta.core.models import SendRequest
+    from airflow_provider_mta.backends.mta.models import SendRequest
     from airflow_provider_mta.core.quiet_hours import QuietHours
 
 SEND_FIELDS = (
@@ -218,7 +218,7 @@ class SendSmsOperator(BaseOperator):
             return
         others = [name for name in fields if name != "message"]
         super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
-        from airflow_provider_mta.operators.message_template import check_message_type, render_message
+        from airflow_provider_mta.utils.message_template import check_message_type, render_message
 
         check_message_type(self.message)
         if self.properties is not None and not isinstance(self.properties, Mapping):
@@ -270,7 +270,7 @@ class SendSmsOperator(BaseOperator):
             }
         request = compliance.request
         estimate = estimate_send(request)
-        from airflow_provider_mta.operators.message_template import log_previews
+        from airflow_provider_mta.utils.message_template import log_previews
 
         log_previews(self.log, estimate.previews)
         self.log.info(

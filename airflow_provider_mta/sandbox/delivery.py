@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from airflow_provider_mta.core import webhooks
+from airflow_provider_mta.backends.mta import webhook_signature as webhooks
 
 if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.stats import Stats

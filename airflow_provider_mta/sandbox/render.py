@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from airflow_provider_mta.backends.mta.models import SendRequest, validation_error
 from airflow_provider_mta.core.length import MTA_MMS_LIMIT_MESSAGE, MTA_SMS_LIMIT_MESSAGE, length_problem
 from airflow_provider_mta.core.masking import mask_recipient
-from airflow_provider_mta.core.models import SendRequest, validation_error
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
 from airflow_provider_mta.core.segments import MessageCost, compose, estimate
 from airflow_provider_mta.sandbox.errors import ApiError

@@ -12,7 +12,7 @@ import anyio
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_mta.core.models import parse_scheduled_date
+from airflow_provider_mta.backends.mta.models import parse_scheduled_date
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
 from airflow_provider_mta.sandbox.endpoint import Call, v3_endpoint
 from airflow_provider_mta.sandbox.errors import ApiError
@@ -22,7 +22,7 @@ from airflow_provider_mta.sandbox.statuses import STATUS_NAMES, STATUS_WORDS, is
 from airflow_provider_mta.sandbox.store import DeliveryQuery
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.core.models import SendRequest
+    from airflow_provider_mta.backends.mta.models import SendRequest
     from airflow_provider_mta.sandbox.store import MessageRow, NewMessage, SendOutcome
 
 MAX_PAGE_SIZE = 1000

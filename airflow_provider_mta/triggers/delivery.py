@@ -13,7 +13,7 @@ from airflow_provider_mta.core.delivery import MAX_PAGE_SIZE, DeliveryRule, desc
 from airflow_provider_mta.core.delivery_tracker import DeliveryTarget, DeliveryTracker, PageRequest
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.core.client import AsyncMtaClient
+    from airflow_provider_mta.backends.mta.client import AsyncMtaClient
     from airflow_provider_mta.hooks.mta import MtaHook
 
 CLASSPATH = "airflow_provider_mta.triggers.delivery.MtaDeliveryTrigger"

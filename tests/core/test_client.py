@@ -8,7 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.errors import (
     MtaBadRequestError,
     MtaConfigError,
@@ -21,7 +22,6 @@ from airflow_provider_mta.core.errors import (
     MtaUnauthorizedError,
     MtaValidationError,
 )
-from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.core.pacing import Pacer, RateLimit
 from airflow_provider_mta.core.retry import RetryPolicy
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.estimate import estimate_send
 from airflow_provider_mta.core.length import CUT_MARKER, fit_sms, length_problem, text_length
-from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.core.segments import compose
 
 EMOJI = "\U0001f600"  # outside the BMP: 2 UTF-16 code units

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from airflow_provider_mta.backends.mta.models import SendRequest, SendResult, VerifyResult, parse_scheduled_date
 from airflow_provider_mta.core.errors import MtaValidationError
-from airflow_provider_mta.core.models import SendRequest, SendResult, VerifyResult, parse_scheduled_date
 
 FUTURE = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).strftime("%Y%m%dT%H%M%S+0000")
 PAST = "20200101T000000-0000"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_mta.core.client import AsyncMtaClient
+from airflow_provider_mta.backends.mta.client import AsyncMtaClient
 from airflow_provider_mta.core.delivery import Outcome
 from airflow_provider_mta.core.errors import MtaNotFoundError
 from airflow_provider_mta.hooks.mta import MtaHook

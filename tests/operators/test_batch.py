@@ -224,7 +224,7 @@ def pg_customers(postgres_uri, monkeypatch):
 
 @pytest.mark.postgres
 def test_postgres_source_streams_through_a_server_side_cursor(sandbox, pg_customers):
-    from airflow_provider_mta.operators import sql_rows
+    from airflow_provider_mta.utils import sql_rows
 
     opened = []
     real = sql_rows._cursor

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_mta.core.errors import MtaValidationError
-from airflow_provider_mta.operators.message_template import render_message
 from airflow_provider_mta.operators.send import SendSmsOperator
+from airflow_provider_mta.utils.message_template import render_message
 
 CONTEXT = {"ds": "2025-03-06", "params": {"shop": "Acme"}, "ti": SimpleNamespace(task_id="t")}
 

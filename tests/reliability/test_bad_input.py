@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_mta.core.client import MtaClient
+from airflow_provider_mta.backends.mta.client import MtaClient
 from airflow_provider_mta.core.errors import (
     MtaBadRequestError,
     MtaConfigError,

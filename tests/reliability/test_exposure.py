@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 import airflow_provider_mta
-from airflow_provider_mta.core import webhooks
-from airflow_provider_mta.core.webhooks import sign, verify_signature
+from airflow_provider_mta.backends.mta import webhook_signature as webhooks
+from airflow_provider_mta.backends.mta.webhook_signature import sign, verify_signature
 from airflow_provider_mta.sandbox.__main__ import parse_args
 from airflow_provider_mta.sandbox.settings import Settings
 from airflow_provider_mta.sandbox.testing import SandboxProcess
@@ -77,7 +77,7 @@ def test_no_secret_is_compared_with_an_ordinary_equality() -> None:
                         offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} compares {name} with ==")
     assert not offenders, offenders
     uses = [p.name for p in PACKAGE.rglob("*.py") if "compare_digest" in p.read_text()]
-    assert {"webhooks.py", "endpoint.py", "admin.py"} <= set(uses)
+    assert {"webhook_signature.py", "endpoint.py", "admin.py"} <= set(uses)
 
 
 class _Receiver(LoopbackServer):

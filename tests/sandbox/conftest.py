@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sandbox_helpers import FAST_RETRY, Receiver, make_client
 
-from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.client import AsyncMtaClient, MtaClient
 from airflow_provider_mta.sandbox.testing import SandboxServer
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mta.core.client import MtaClient
+from airflow_provider_mta.backends.mta.client import MtaClient
 from airflow_provider_mta.core.retry import RetryPolicy
 from airflow_provider_mta.sandbox.testing import SandboxServer
 from tests.loopback_http import LoopbackServer, QuietHandler

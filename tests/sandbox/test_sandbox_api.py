@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sandbox_helpers import make_client
 
-from airflow_provider_mta.core.client import REQUEST_ID_TAG, AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.client import REQUEST_ID_TAG, AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.errors import MtaBadRequestError, MtaNotFoundError, MtaUnauthorizedError
-from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.sandbox.render import TEMPLATE_TEXT
 from airflow_provider_mta.sandbox.testing import SandboxServer
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mta.core.client import MtaClient
+from airflow_provider_mta.backends.mta.client import MtaClient
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.errors import MtaBadRequestError
-from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.sandbox.testing import SandboxServer
 
 NORMAL = [f"+1317555{1000 + i}" for i in range(6)]  # +13175551000 .. +13175551005

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sandbox_helpers import Receiver, make_client, wait_until
 
-from airflow_provider_mta.core.client import REQUEST_ID_TAG, MtaClient
-from airflow_provider_mta.core.models import SendRequest, format_scheduled_date
+from airflow_provider_mta.backends.mta.client import REQUEST_ID_TAG, MtaClient
+from airflow_provider_mta.backends.mta.models import SendRequest, format_scheduled_date
 from airflow_provider_mta.sandbox.statuses import Timeline, final_status_for
 from airflow_provider_mta.sandbox.testing import SandboxServer
 

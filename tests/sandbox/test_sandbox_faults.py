@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sandbox_helpers import make_client
 
-from airflow_provider_mta.core.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.client import AsyncMtaClient, MtaClient
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.errors import MtaServerError, MtaTransportError
-from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.core.retry import RetryPolicy
 from airflow_provider_mta.sandbox.testing import SandboxServer
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sandbox_helpers import make_client
 
-from airflow_provider_mta.core.models import SendRequest
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.pacing import RateLimit
 from airflow_provider_mta.sandbox.ratelimit import FixedWindowLimiter
 from airflow_provider_mta.sandbox.testing import SandboxServer

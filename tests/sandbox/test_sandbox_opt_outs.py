@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sandbox_helpers import Receiver, wait_until
 
-from airflow_provider_mta.core.client import MtaClient
-from airflow_provider_mta.core.models import SendRequest
+from airflow_provider_mta.backends.mta.client import MtaClient
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.sandbox.testing import SandboxServer
 
 STOPPED = "+13175550101"

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sandbox_helpers import make_client
 
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core.errors import MtaConfigError
-from airflow_provider_mta.core.models import SendRequest
 from airflow_provider_mta.sandbox.__main__ import parse_args
 from airflow_provider_mta.sandbox.app import create_app
 from airflow_provider_mta.sandbox.settings import Settings, is_loopback

@@ -209,8 +209,8 @@ def test_importing_the_sensor_stays_cheap(airflow_home):
     for heavy in (
         "airflow_provider_mta.triggers.delivery",
         "airflow.triggers.base",
-        "airflow_provider_mta.core.client",
-        "airflow_provider_mta.core.models",
+        "airflow_provider_mta.backends.mta.client",
+        "airflow_provider_mta.backends.mta.models",
         "'httpx'",
         "'pydantic'",
         "'tenacity'",
