@@ -1,12 +1,9 @@
-"""Exceptions raised by the MTA client, mapped from MTA's error body ``{httpCode, type, name, message, requestId}``."""
+"""The provider's exceptions, the same for every SMS API; each backend maps its error bodies onto them."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
-
-from airflow_provider_mta.core.masking import mask_phone_numbers
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,7 +33,7 @@ class MtaTransportError(MtaError):
 
 
 class MtaApiError(MtaError):
-    """MTA answered with an error status. The text carries status, MTA's message and requestId."""
+    """The SMS API answered with an error status. The text names the API, the status, its message and requestId."""
 
     def __init__(
         self,
@@ -49,7 +46,9 @@ class MtaApiError(MtaError):
         reason: str | None = None,
         retry_after: float | None = None,
         body: Mapping[str, Any] | None = None,
+        api: str = "MTA",
     ) -> None:
+        self.api = api
         self.status_code = status_code
         self.mta_message = message
         self.error_type = error_type
@@ -62,7 +61,7 @@ class MtaApiError(MtaError):
 
     def _describe(self) -> str:
         label = self.name or self.error_type or type(self).__name__
-        text = f"MTA answered HTTP {self.status_code} ({label}): {self.mta_message}"
+        text = f"{self.api} answered HTTP {self.status_code} ({label}): {self.mta_message}"
         if self.reason:
             text += f" [reason: {self.reason}]"
         return text + f" (requestId={self.request_id or 'n/a'})"
@@ -129,53 +128,9 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0)
 
 
-def _summarize_non_json(text: str, content_type: str) -> str:
+def summarize_non_json(text: str, content_type: str) -> str:
     title = _TITLE_RE.search(text)
     snippet = title.group(1) if title else _TAG_RE.sub(" ", text)
     snippet = " ".join(snippet.split())[:200]
     kind = "an HTML page" if "html" in content_type.lower() or "<html" in text[:500].lower() else "a non-JSON body"
     return f"{kind}: {snippet}" if snippet else f"{kind} (empty)"
-
-
-def error_from_response(
-    *,
-    status_code: int,
-    body: bytes,
-    content_type: str = "",
-    retry_after_header: str | None = None,
-    client_request_id: str | None = None,
-) -> MtaApiError:
-    """Build the right :class:`MtaApiError` from an HTTP error answer, JSON or not."""
-    parsed: Any = None
-    text = body.decode("utf-8", errors="replace")
-    try:
-        parsed = json.loads(text) if text.strip() else None
-    except ValueError:
-        parsed = None
-    retry_after = parse_retry_after(retry_after_header)
-    cls = error_class_for(status_code)
-    if isinstance(parsed, dict):
-        message = parsed.get("message") or parsed.get("error") or "no message"
-        if not isinstance(message, str):
-            message = json.dumps(message)[:300]
-        reason = _str_or_none(parsed.get("reason"))
-        return cls(
-            status_code=status_code,
-            message=mask_phone_numbers(message),  # an echoed recipient must not reach the task log in full
-            error_type=_str_or_none(parsed.get("type")),
-            name=_str_or_none(parsed.get("name")),
-            request_id=_str_or_none(parsed.get("requestId")) or client_request_id,
-            reason=mask_phone_numbers(reason) if reason else None,
-            retry_after=retry_after,
-            body=parsed,
-        )
-    return cls(
-        status_code=status_code,
-        message=mask_phone_numbers(f"unexpected {_summarize_non_json(text, content_type)}"),
-        request_id=client_request_id,
-        retry_after=retry_after,
-    )
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -259,13 +259,13 @@ class MtaHook(BaseHook):
 
     def get_delivery_report(self, outbound_id: int) -> DeliveryRecord:
         """``GET /sent-messages/{outboundId}/delivery-report``: the current status (recipient masked)."""
-        from airflow_provider_mta.core.delivery import parse_report, report_path
+        from airflow_provider_mta.backends.mta.deliveries import parse_report, report_path
 
         return parse_report(self.client.request("GET", report_path(outbound_id)), outbound_id=int(outbound_id))
 
     async def aget_delivery_report(self, outbound_id: int, *, client: AsyncMtaClient | None = None) -> DeliveryRecord:
         """Async twin of :meth:`get_delivery_report`; pass an open ``client`` to reuse it."""
-        from airflow_provider_mta.core.delivery import parse_report, report_path
+        from airflow_provider_mta.backends.mta.deliveries import parse_report, report_path
 
         async with self._async_client(client) as c:
             envelope = await c.request("GET", report_path(outbound_id))
@@ -275,7 +275,7 @@ class MtaHook(BaseHook):
         self, *, message_id: str | None = None, page: int = 1, page_size: int = 1000, status: str | None = None
     ) -> DeliveryPage:
         """One page of ``GET /deliveries`` (latest status per recipient message), optionally of one send."""
-        from airflow_provider_mta.core.delivery import DELIVERIES_PATH, deliveries_params, parse_page
+        from airflow_provider_mta.backends.mta.deliveries import DELIVERIES_PATH, deliveries_params, parse_page
 
         params = deliveries_params(message_id=message_id, page=page, page_size=page_size, status=status)
         return parse_page(self.client.request("GET", DELIVERIES_PATH, params=params))
@@ -290,7 +290,7 @@ class MtaHook(BaseHook):
         client: AsyncMtaClient | None = None,
     ) -> DeliveryPage:
         """Async twin of :meth:`list_deliveries`; pass an open ``client`` to reuse it."""
-        from airflow_provider_mta.core.delivery import DELIVERIES_PATH, deliveries_params, parse_page
+        from airflow_provider_mta.backends.mta.deliveries import DELIVERIES_PATH, deliveries_params, parse_page
 
         params = deliveries_params(message_id=message_id, page=page, page_size=page_size, status=status)
         async with self._async_client(client) as c:
@@ -302,14 +302,14 @@ class MtaHook(BaseHook):
         Pages ``GET /deliveries`` of each message id (``filters[status]=undeliverable``), and reads the
         delivery report of each outbound id given.
         """
-        from airflow_provider_mta.core.delivery import (
+        from airflow_provider_mta.backends.mta.deliveries import (
             DELIVERIES_PATH,
-            MAX_PAGE_SIZE,
             deliveries_params,
             parse_page,
             report_path,
             stopped_recipients,
         )
+        from airflow_provider_mta.core.delivery import MAX_PAGE_SIZE
 
         found: list[str] = []
         for message_id in message_ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from airflow_provider_mta.core.delivery import STATUS_NAMES as _CORE_STATUS_NAMES
+from airflow_provider_mta.backends.mta.deliveries import STATUS_NAMES as _CORE_STATUS_NAMES
 
 SCHEDULED = 0  # sandbox extension: a scheduled send that is not yet due
 QUEUED = 1

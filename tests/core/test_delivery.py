@@ -8,18 +8,20 @@ import sys
 
 import pytest
 
+from airflow_provider_mta.backends.mta.deliveries import (
+    classify,
+    deliveries_params,
+    parse_page,
+    parse_record,
+    parse_report,
+)
 from airflow_provider_mta.core.delivery import (
     Counts,
     DeliveryRecord,
     DeliveryRule,
     DeliveryStatus,
     Outcome,
-    classify,
-    deliveries_params,
     describe_failures,
-    parse_page,
-    parse_record,
-    parse_report,
     summarize,
 )
 from airflow_provider_mta.core.errors import MtaValidationError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_mta.core.delivery import DeliveryPage, DeliveryRecord, DeliveryRule, classify
+from airflow_provider_mta.backends.mta.deliveries import classify
+from airflow_provider_mta.core.delivery import DeliveryPage, DeliveryRecord, DeliveryRule
 from airflow_provider_mta.core.delivery_tracker import DeliveryTarget, DeliveryTracker, PageRequest, ReportRequest
 from airflow_provider_mta.core.errors import MtaValidationError
 

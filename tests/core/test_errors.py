@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from airflow_provider_mta.backends.mta.errors import error_from_response
 from airflow_provider_mta.core import errors as e
 
 
@@ -40,7 +41,7 @@ def _body(status: int, type_: str, name: str, **more: object) -> bytes:
     ],
 )
 def test_json_error_bodies_map_to_classes(status, type_, name, cls):
-    error = e.error_from_response(status_code=status, body=_body(status, type_, name), client_request_id="mine")
+    error = error_from_response(status_code=status, body=_body(status, type_, name), client_request_id="mine")
     assert type(error) is cls
     assert isinstance(error, e.MtaError)
     assert (error.status_code, error.error_type, error.name, error.request_id) == (status, type_, name, "srv-req-1")
@@ -48,11 +49,11 @@ def test_json_error_bodies_map_to_classes(status, type_, name, cls):
 
 
 def test_forbidden_reason_and_retry_after_are_kept():
-    error = e.error_from_response(
+    error = error_from_response(
         status_code=403, body=_body(403, "forbidden_error", "MTAForbiddenError", reason="unverified number")
     )
     assert error.reason == "unverified number" and "[reason: unverified number]" in str(error)
-    limited = e.error_from_response(
+    limited = error_from_response(
         status_code=429, body=_body(429, "rate_limit_error", "MTARateLimitError"), retry_after_header="7"
     )
     assert isinstance(limited, e.MtaRateLimitError) and limited.retry_after == 7.0
@@ -60,7 +61,7 @@ def test_forbidden_reason_and_retry_after_are_kept():
 
 def test_html_page_from_a_proxy_maps_cleanly():
     page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
-    error = e.error_from_response(status_code=502, body=page, content_type="text/html", client_request_id="mine")
+    error = error_from_response(status_code=502, body=page, content_type="text/html", client_request_id="mine")
     assert isinstance(error, e.MtaServerError)
     assert str(error) == (
         "MTA answered HTTP 502 (MtaServerError): unexpected an HTML page: 502 Bad Gateway (requestId=mine)"
@@ -69,7 +70,7 @@ def test_html_page_from_a_proxy_maps_cleanly():
 
 @pytest.mark.parametrize("body", [b"", b"oops", b'{"truncated": ', b"[1, 2]"])
 def test_other_non_json_bodies_map_cleanly(body):
-    error = e.error_from_response(status_code=500, body=body, client_request_id="mine")
+    error = error_from_response(status_code=500, body=body, client_request_id="mine")
     assert isinstance(error, e.MtaServerError)
     assert error.request_id == "mine" and "HTTP 500" in str(error)
 

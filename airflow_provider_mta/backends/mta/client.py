@@ -16,6 +16,7 @@ import httpx
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_mta import __version__
+from airflow_provider_mta.backends.mta.errors import error_from_response
 from airflow_provider_mta.backends.mta.models import SendRequest, SendResult, VerifyResult
 from airflow_provider_mta.core.errors import (
     MtaConfigError,
@@ -23,7 +24,6 @@ from airflow_provider_mta.core.errors import (
     MtaRateLimitError,
     MtaTransportError,
     MtaValidationError,
-    error_from_response,
 )
 from airflow_provider_mta.core.idempotency import new_request_id
 from airflow_provider_mta.core.pacing import Pacer, RateLimit, shared_pacer
