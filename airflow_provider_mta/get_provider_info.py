@@ -19,13 +19,19 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Mobile Text Alerts",
                 "external-doc-url": "https://developers.mobile-text-alerts.com/",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "Telnyx",
+                "external-doc-url": "https://developers.telnyx.com/docs/messaging",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "Mobile Text Alerts",
-                "python-modules": ["airflow_provider_mta.hooks.mta"],
-            }
+                "python-modules": ["airflow_provider_mta.hooks.sms", "airflow_provider_mta.hooks.mta"],
+            },
+            {"integration-name": "Telnyx", "python-modules": ["airflow_provider_mta.hooks.telnyx"]},
         ],
         "operators": [
             {
@@ -109,6 +115,68 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["string", "null"]},
                         "description": "Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
                         "text again; the delivery sensor adds numbers MTA reports as STOPPED.",
+                    },
+                },
+            },
+            {
+                "hook-class-name": "airflow_provider_mta.hooks.telnyx.TelnyxHook",
+                "hook-name": "Telnyx",
+                "connection-type": "telnyx",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "relabeling": {"host": "Base URL", "password": "API Key"},
+                    "placeholders": {
+                        "host": "https://api.telnyx.com/v2",
+                        "password": "your Telnyx API key (KEY...)",
+                        "from": "+13125550100",
+                        "messaging_profile_id": "40017f8e-...",
+                        "timeout": "30",
+                        "max_retries": "5",
+                        "send_rate_limit": "0",
+                        "default_region": "US",
+                        "opt_out_conn_id": "my_postgres",
+                    },
+                },
+                "conn-fields": {
+                    "from": {
+                        "label": "From",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "The sender: a Telnyx number in E.164, a short code or an alphanumeric sender "
+                        "id. Give this or a messaging profile id.",
+                    },
+                    "messaging_profile_id": {
+                        "label": "Messaging profile id",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. Send from this messaging profile's number pool (with or instead "
+                        "of From).",
+                    },
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                        "description": "Optional. Seconds to wait for Telnyx to answer one request (default 30).",
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"]},
+                        "description": "Optional. Retries on 429 and on connection failures before sending "
+                        "(default 5). An ambiguous failure of a send is never retried.",
+                    },
+                    "send_rate_limit": {
+                        "label": "Send rate limit",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. Client-side pacing of POST /messages as N/SECONDS (default off: "
+                        "Telnyx queues messages at your number's rate).",
+                    },
+                    "default_region": {
+                        "label": "Default phone region",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
+                    },
+                    "opt_out_conn_id": {
+                        "label": "Opt-out table connection",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
+                        "text again.",
                     },
                 },
             }

@@ -10,7 +10,7 @@ from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.masking import mask_recipient
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.backends.mta.models import SendRequest
+    from airflow_provider_mta.core.outgoing import OutgoingRequest
     from airflow_provider_mta.operators.send import SendSmsOperator
 
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class SendCompliance:
     """The request to send (None: nobody left) and what opt-outs and quiet hours changed."""
 
-    request: SendRequest | None
+    request: OutgoingRequest | None
     suppressed: int = 0
     deferred: int = 0
     deferred_until: str | None = None
@@ -37,7 +37,7 @@ class SendCompliance:
         return "; ".join(self.notes) or "no recipient left"
 
 
-def apply_compliance(op: SendSmsOperator, request: SendRequest) -> SendCompliance:
+def apply_compliance(op: SendSmsOperator, request: OutgoingRequest) -> SendCompliance:
     """Drop opted-out recipients, then hold, drop or refuse those outside their quiet-hours window."""
     from airflow_provider_mta.compliance.suppression_sources import load_suppression
 
@@ -65,7 +65,7 @@ def apply_compliance(op: SendSmsOperator, request: SendRequest) -> SendComplianc
     return outcome
 
 
-def _quiet_hours(op: SendSmsOperator, request: SendRequest, outcome: SendCompliance) -> SendRequest | None:
+def _quiet_hours(op: SendSmsOperator, request: OutgoingRequest, outcome: SendCompliance) -> OutgoingRequest | None:
     quiet = op.quiet_rule
     if quiet is None:
         return request
@@ -75,7 +75,7 @@ def _quiet_hours(op: SendSmsOperator, request: SendRequest, outcome: SendComplia
             "ids or all subscribers are. Set quiet_hours=None or list the numbers",
             field="quiet_hours",
         )
-    from airflow_provider_mta.backends.mta.models import format_scheduled_date, parse_scheduled_date
+    from airflow_provider_mta.core.outgoing import parse_scheduled_date
     from airflow_provider_mta.core.send_window import common_opening
 
     now = op.clock() if op.clock is not None else dt.datetime.now(dt.timezone.utc)
@@ -103,7 +103,7 @@ def _quiet_hours(op: SendSmsOperator, request: SendRequest, outcome: SendComplia
     opening = common_opening(quiet, groups.values(), at=at)
     if opening is None:  # cannot happen: some recipient is outside their window at `at`
         return request
-    when = format_scheduled_date(opening)
+    when = type(request).format_date(opening)
     outcome.deferred, outcome.deferred_until = len(request.subscribers), when
     op.log.warning(
         "quiet_hours: %d recipient(s) outside their window (%s); the send is scheduled for %s, when every "
@@ -115,7 +115,7 @@ def _quiet_hours(op: SendSmsOperator, request: SendRequest, outcome: SendComplia
     return request.model_copy(update={"scheduled_date": when})
 
 
-def _without(request: SendRequest, drop: set[str]) -> SendRequest | None:
+def _without(request: OutgoingRequest, drop: set[str]) -> OutgoingRequest | None:
     """The request without some subscribers (and their properties); None when nobody is left."""
     keep = [r for r in request.subscribers or () if r not in drop]
     if not keep:

@@ -45,7 +45,7 @@ class DeliveryStatus(NamedTuple):
 class DeliveryRecord(NamedTuple):
     """The latest status of one recipient message. ``recipient`` is already masked (``***0010``)."""
 
-    outbound_id: int | None
+    outbound_id: int | str | None
     message_id: str | None
     recipient: str
     status: DeliveryStatus

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ MAX_PAGES_PER_MESSAGE = 100
 class DeliveryTarget:
     """The messages to watch: outbound ids (None: not known), message ids, how many recipients to expect."""
 
-    outbound_ids: tuple[int, ...] | None
+    outbound_ids: tuple[int | str, ...] | None
     message_ids: tuple[str, ...] = ()
     expected: int | None = None
     dry_run: bool = False
@@ -134,7 +135,7 @@ def _from_results(results: list[Mapping[str, Any]]) -> DeliveryTarget:
     if not live:
         return DeliveryTarget(outbound_ids=(), dry_run=True)
     message_ids: list[str] = []
-    outbound: list[int] | None = []
+    outbound: list[int | str] | None = []
     expected: int | None = 0
     for result in live:
         raw_mids = result.get("message_ids")
@@ -161,14 +162,22 @@ def _from_results(results: list[Mapping[str, Any]]) -> DeliveryTarget:
     return target
 
 
-def _outbound_ids(value: Any) -> tuple[int, ...]:
+_API_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,99}$")
+
+
+def _outbound_ids(value: Any) -> tuple[int | str, ...]:
+    """MTA's positive integers (also written as text) or another API's message ids (Telnyx's UUIDs)."""
     items = [value] if isinstance(value, (int, str)) else list(value)
-    out: list[int] = []
+    out: list[int | str] = []
     for item in items:
         text = str(item).strip()
-        if isinstance(item, bool) or not text.isdigit():
-            raise MtaValidationError(f"outbound id {item!r} is not a positive integer", field="outbound_ids")
-        out.append(int(text))
+        if isinstance(item, bool) or not (text.isdigit() or (isinstance(item, str) and _API_ID_RE.match(text))):
+            raise MtaValidationError(
+                f"outbound id {item!r} is not a positive integer (MTA) nor another API's message id "
+                "(8 or more letters, digits, - or _)",
+                field="outbound_ids",
+            )
+        out.append(int(text) if text.isdigit() else text)
     return tuple(dict.fromkeys(out))
 
 
@@ -190,7 +199,7 @@ class PageRequest:
 class ReportRequest:
     """``GET /sent-messages/{outbound_id}/delivery-report``."""
 
-    outbound_id: int
+    outbound_id: int | str
 
 
 Request: TypeAlias = "PageRequest | ReportRequest"
@@ -301,7 +310,7 @@ class DeliveryTracker:
         return summary
 
 
-def _with_outbound_id(record: DeliveryRecord, outbound_id: int) -> DeliveryRecord:
+def _with_outbound_id(record: DeliveryRecord, outbound_id: int | str) -> DeliveryRecord:
     if record.outbound_id == outbound_id:
         return record
     return DeliveryRecord(outbound_id, record.message_id, record.recipient, record.status)

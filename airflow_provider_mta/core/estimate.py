@@ -12,7 +12,7 @@ from airflow_provider_mta.core.masking import mask_recipient
 from airflow_provider_mta.core.segments import compose, estimate
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.backends.mta.models import SendRequest
+    from airflow_provider_mta.core.outgoing import OutgoingRequest
 
 
 @dataclass
@@ -36,7 +36,7 @@ class SendEstimate:
     previews: list[Preview] = field(default_factory=list)
 
 
-def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
+def estimate_send(request: OutgoingRequest, *, previews: int = 5) -> SendEstimate:
     """Render each listed recipient's text (Liquid properties, header, footer) and count its credits.
 
     For groups, subscriber ids, threads and all subscribers only the per-message cost is known.
@@ -44,17 +44,19 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
     accepts, blank, or does not render (a saved template without ``message`` is MTA's to measure).
     """
     message = request.message or ""
+    header, footer = getattr(request, "header", None), getattr(request, "footer", None)  # APIs that add them
     is_mms = request.sends_as_mms
     check = request.message is not None
     shown: list[Preview] = []
     if not request.subscribers:
-        text = compose(message, header=request.header, footer=request.footer)
+        text = compose(message, header=header, footer=footer)
         cost = estimate(text, is_mms=is_mms)
         if check:
             _check_length(cost.units, is_mms, "every recipient")
             _check_blank(text, "every recipient")
         shown.append(Preview("(each recipient)", text, cost.parts, cost.credits, cost.encoding))
-        count = len(request.subscriber_ids) if request.subscriber_ids else None
+        subscriber_ids = getattr(request, "subscriber_ids", None)
+        count = len(subscriber_ids) if subscriber_ids else None
         return SendEstimate(count, cost.credits, cost.credits * count if count else None, shown)
     uses_liquid = bool(liquid.variables(message)) if message else False
     total = worst = 0
@@ -62,7 +64,7 @@ def estimate_send(request: SendRequest, *, previews: int = 5) -> SendEstimate:
         props = (request.properties or {}).get(recipient, {})
         who = mask_recipient(recipient)
         body = _render(message, props, who) if uses_liquid else message
-        text = compose(body, header=request.header, footer=request.footer)
+        text = compose(body, header=header, footer=footer)
         cost = estimate(text, is_mms=is_mms)
         if check:
             _check_length(cost.units, is_mms, who)

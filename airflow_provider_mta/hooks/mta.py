@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
+from airflow_provider_mta.hooks.sms import SmsHook
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
-
-    from airflow.sdk import Connection
+    from collections.abc import Sequence
 
     from airflow_provider_mta.backends.mta.client import AsyncMtaClient, MtaClient
     from airflow_provider_mta.backends.mta.models import SendRequest, SendResult, VerifyResult
     from airflow_provider_mta.core.delivery import DeliveryPage, DeliveryRecord
+    from airflow_provider_mta.core.outgoing import OutgoingRequest
 
 DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-_EXTRAS = ("timeout", "max_retries", "send_rate_limit", "default_region", "opt_out_conn_id")
 
 
-class MtaHook(BaseHook):
+class MtaHook(SmsHook):
     """
     Talk to the Mobile Text Alerts API with the API key of an ``mta`` connection.
 
@@ -31,7 +27,7 @@ class MtaHook(BaseHook):
     Extras: ``timeout``, ``max_retries``, ``send_rate_limit`` (``N/SECONDS``), ``default_region`` and
     ``opt_out_conn_id`` (the SQL connection of the shared opt-out table).
 
-    :param mta_conn_id: The ``mta`` connection to use.
+    :param mta_conn_id: The ``mta`` connection to use (``sms_conn_id`` is the same thing).
     :param timeout: Seconds to wait for one answer; overrides the connection extra.
     :param max_retries: Retries on 429, 5xx and network errors; overrides the connection extra.
     :param send_rate_limit: Client-side pacing of ``POST /send`` such as ``"25/15"``; ``"0"`` turns it off.
@@ -42,122 +38,39 @@ class MtaHook(BaseHook):
     default_conn_name = "mta_default"
     conn_type = "mta"
     hook_name = "Mobile Text Alerts"
+    api_name = "MTA"
+    provider = "mta"
+    default_base_url = DEFAULT_BASE_URL
+    default_path = "v3"
+    resend_is_safe = True  # MTA answers 409 to a repeated X-Request-Id (docs/assumptions.md)
 
     def __init__(
         self,
-        mta_conn_id: str = default_conn_name,
+        mta_conn_id: str | None = None,
         *,
+        sms_conn_id: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         send_rate_limit: str | None = None,
         default_region: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.mta_conn_id = mta_conn_id
-        self._overrides = {
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "send_rate_limit": send_rate_limit,
-            "default_region": default_region,
-            "opt_out_conn_id": None,
-        }
-        self._region: str | None = None
-        self._opt_out_conn_id: str | None = None
+        from airflow_provider_mta.hooks.sms import resolve_conn_id
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Legacy form customisation (the same data is declared in ``get_provider_info``).
+        conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="MtaHook")
+        super().__init__(
+            conn_id,
+            timeout=timeout,
+            max_retries=max_retries,
+            send_rate_limit=send_rate_limit,
+            default_region=default_region,
+            **kwargs,
+        )
 
-        Airflow 3.1 reads the form only from this method, with snake_case keys (``hidden_fields``,
-        ``relabeling``, ``placeholders``); the provider-info declaration uses kebab-case.
-        """
-        from airflow_provider_mta.get_provider_info import get_provider_info
-
-        behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
-        return {key.replace("-", "_"): value for key, value in behaviour.items()}
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Legacy form widgets for UIs that still render them with WTForms; empty when unavailable."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import StringField
-        except ImportError:
-            return {}
-        from airflow_provider_mta.get_provider_info import get_provider_info
-
-        fields = get_provider_info()["connection-types"][0]["conn-fields"]
-        return {
-            name: StringField(
-                lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=lazy_gettext(spec["description"])
-            )
-            for name, spec in fields.items()
-        }
-
-    # -- configuration --------------------------------------------------------------------------
-
-    def _options(self, conn: Connection, **overrides: Any) -> dict[str, Any]:
-        """Client keyword arguments from a connection, hook arguments winning over extras."""
-        from airflow_provider_mta.core.errors import MtaConfigError
-        from airflow_provider_mta.core.retry import RetryPolicy
-
-        api_key = (conn.password or "").strip()
-        if not api_key:
-            raise MtaConfigError(
-                f"Connection {self.mta_conn_id!r} has no API key: put the MTA API key in its password field."
-            )
-        extras = conn.extra_dejson or {}
-        settings: dict[str, Any] = {}
-        for name in _EXTRAS:
-            value = self._overrides[name]
-            if value is None:
-                value = extras.get(name, extras.get(f"extra__mta__{name}"))
-            settings[name] = None if value in (None, "") else value
-        settings.update({k: v for k, v in overrides.items() if v is not None})
-        options: dict[str, Any] = {"api_key": api_key, "base_url": self._base_url(conn)}
-        try:
-            if settings["timeout"] is not None:
-                options["timeout"] = float(settings["timeout"])
-            if settings["max_retries"] is not None:
-                options["retry"] = RetryPolicy(max_retries=int(settings["max_retries"]))
-        except (TypeError, ValueError):
-            raise MtaConfigError(
-                f"Connection {self.mta_conn_id!r}: extras timeout/max_retries must be numbers"
-            ) from None
-        if settings["send_rate_limit"] is not None:
-            from airflow_provider_mta.core.pacing import RateLimit
-
-            options["send_rate_limit"] = str(settings["send_rate_limit"])
-            try:
-                RateLimit.parse(options["send_rate_limit"])
-            except MtaConfigError as exc:
-                raise MtaConfigError(f"Connection {self.mta_conn_id!r}: send_rate_limit: {exc}") from None
-        region = str(settings["default_region"] or "US").strip().upper()
-        if region != "US":  # the default needs no check (and no phonenumbers import)
-            from airflow_provider_mta.core.phones import is_known_region
-
-            if not is_known_region(region):
-                raise MtaConfigError(
-                    f"default_region {region!r} (of connection {self.mta_conn_id!r} or the operator) is not a "
-                    "country code phonenumbers knows; use an ISO 3166 code such as US, GB or DE"
-                )
-        self._region = region
-        self._opt_out_conn_id = str(settings["opt_out_conn_id"]).strip() if settings["opt_out_conn_id"] else None
-        return options
-
-    @staticmethod
-    def _base_url(conn: Connection) -> str:
-        host = (conn.host or "").strip()
-        if not host:
-            return DEFAULT_BASE_URL
-        if "://" in host:
-            return host.rstrip("/")
-        scheme = "http" if host.split("/")[0] in _LOOPBACK else "https"
-        port = f":{conn.port}" if conn.port else ""
-        path = host.partition("/")[2] or (conn.schema or "v3")
-        return f"{scheme}://{host.split('/')[0]}{port}/{path.strip('/')}"
+    @property
+    def mta_conn_id(self) -> str:
+        """The connection id (the older name of ``sms_conn_id``)."""
+        return self.sms_conn_id
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -166,7 +79,7 @@ class MtaHook(BaseHook):
         """The sync client, built once per hook from the connection."""
         from airflow_provider_mta.backends.mta.client import MtaClient
 
-        return MtaClient(**self._options(self.get_connection(self.mta_conn_id)))
+        return MtaClient(**self.settings.client_options())
 
     def get_conn(self) -> MtaClient:
         """Return the cached sync :class:`MtaClient`."""
@@ -176,8 +89,8 @@ class MtaHook(BaseHook):
         """A new async client (close it, or use ``async with``); the connection is looked up asynchronously."""
         from airflow_provider_mta.backends.mta.client import AsyncMtaClient
 
-        conn = await self.aget_connection(self.mta_conn_id)
-        return AsyncMtaClient(**self._options(conn, **overrides))
+        settings = await self.asettings()
+        return AsyncMtaClient(**settings.client_options(**overrides))
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -190,85 +103,43 @@ class MtaHook(BaseHook):
         async with await self.aget_conn() as client:
             return await client.verify_api_key()
 
-    def send(self, request: SendRequest, *, request_id: str | None = None) -> SendResult:
+    @classmethod
+    def request_type(cls) -> type[SendRequest]:
+        from airflow_provider_mta.backends.mta.models import SendRequest
+
+        return SendRequest
+
+    def send(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
         """Send a validated :class:`SendRequest` as is (raw ``POST /send``, paced and retried)."""
-        self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(request), request_id or "random")
-        return self.client.send(request, request_id=request_id)
+        mta_request = _as_mta(request)
+        self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(mta_request), request_id or "random")
+        return self.client.send(mta_request, request_id=request_id)
 
-    async def asend(self, request: SendRequest, *, request_id: str | None = None) -> SendResult:
+    async def asend(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
         """Async twin of :meth:`send`."""
-        self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(request), request_id or "random")
+        mta_request = _as_mta(request)
+        self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(mta_request), request_id or "random")
         async with await self.aget_conn() as client:
-            return await client.send(request, request_id=request_id)
+            return await client.send(mta_request, request_id=request_id)
 
-    @property
-    def region(self) -> str | None:
-        """Region for numbers without ``+``: the hook's ``default_region``, else the connection's extra."""
-        if self._region is None:
-            self.client  # noqa: B018 - reading the connection once sets the default region
-        return self._region
-
-    @property
-    def opt_out_conn_id(self) -> str | None:
-        """The connection extra ``opt_out_conn_id``: the SQL connection of the shared opt-out table."""
-        if self._region is None:
-            self.client  # noqa: B018 - reading the connection once sets it
-        return self._opt_out_conn_id
-
-    def get_send_cost(self, request: SendRequest) -> int:
+    def get_send_cost(self, request: OutgoingRequest) -> int:
         """The credits MTA's ``POST /send/cost`` quotes for a request; nothing is sent."""
-        return self.client.send_cost(request)
-
-    def build_request(self, **fields: Any) -> SendRequest:
-        """Validate ``/send`` fields (snake_case) and normalize phone numbers to E.164.
-
-        Raises :class:`~airflow_provider_mta.core.errors.MtaValidationError` naming the field.
-        """
-        from airflow_provider_mta.backends.mta.models import SendRequest
-
-        if self._region is None:
-            self.client  # noqa: B018 - reading the connection once also sets the default region
-        return SendRequest.build(region=self._region, **fields)
-
-    def send_message(self, *, request_id: str | None = None, **fields: Any) -> SendResult:
-        """Validate and send, e.g. ``send_message(subscribers=["+13175551111"], message="Hi")``.
-
-        Every recipient's text is checked against MTA's length limit (160 characters as SMS, 1,550 as
-        MMS) before the request leaves; :meth:`send` sends a built request as is.
-
-        Returns the parsed result (``message_id``, ``outbound_ids``, ``total_sent``, ``already_sent``).
-        """
-        from airflow_provider_mta.core.estimate import estimate_send
-
-        request = self.build_request(**fields)
-        estimate_send(request, previews=0)  # MTA's length limit, checked before anything is sent
-        return self.send(request, request_id=request_id)
-
-    async def asend_message(self, *, request_id: str | None = None, **fields: Any) -> SendResult:
-        """Async twin of :meth:`send_message`."""
-        from airflow_provider_mta.backends.mta.models import SendRequest
-        from airflow_provider_mta.core.estimate import estimate_send
-
-        async with await self.aget_conn() as client:  # one async connection lookup, which sets the region
-            request = SendRequest.build(region=self._region, **fields)
-            estimate_send(request, previews=0)
-            self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(request), request_id or "random")
-            return await client.send(request, request_id=request_id)
+        return self.client.send_cost(_as_mta(request))
 
     # -- delivery -------------------------------------------------------------------------------
 
-    def get_delivery_report(self, outbound_id: int) -> DeliveryRecord:
+    def get_delivery_report(self, outbound_id: int | str) -> DeliveryRecord:
         """``GET /sent-messages/{outboundId}/delivery-report``: the current status (recipient masked)."""
         from airflow_provider_mta.backends.mta.deliveries import parse_report, report_path
 
-        return parse_report(self.client.request("GET", report_path(outbound_id)), outbound_id=int(outbound_id))
+        return parse_report(self.client.request("GET", report_path(int(outbound_id))), outbound_id=int(outbound_id))
 
-    async def aget_delivery_report(self, outbound_id: int, *, client: AsyncMtaClient | None = None) -> DeliveryRecord:
+    async def aget_delivery_report(self, outbound_id: int | str, *, client: Any = None) -> DeliveryRecord:
         """Async twin of :meth:`get_delivery_report`; pass an open ``client`` to reuse it."""
         from airflow_provider_mta.backends.mta.deliveries import parse_report, report_path
 
         async with self._async_client(client) as c:
-            envelope = await c.request("GET", report_path(outbound_id))
+            envelope = await c.request("GET", report_path(int(outbound_id)))
         return parse_report(envelope, outbound_id=int(outbound_id))
 
     def list_deliveries(
@@ -287,7 +158,7 @@ class MtaHook(BaseHook):
         page: int = 1,
         page_size: int = 1000,
         status: str | None = None,
-        client: AsyncMtaClient | None = None,
+        client: Any = None,
     ) -> DeliveryPage:
         """Async twin of :meth:`list_deliveries`; pass an open ``client`` to reuse it."""
         from airflow_provider_mta.backends.mta.deliveries import DELIVERIES_PATH, deliveries_params, parse_page
@@ -296,7 +167,9 @@ class MtaHook(BaseHook):
         async with self._async_client(client) as c:
             return parse_page(await c.request("GET", DELIVERIES_PATH, params=params))
 
-    def stopped_recipients(self, *, message_ids: Sequence[str] = (), outbound_ids: Sequence[int] = ()) -> list[str]:
+    def stopped_recipients(
+        self, *, message_ids: Sequence[str] = (), outbound_ids: Sequence[int | str] = ()
+    ) -> list[str]:
         """Recipients MTA reported as 11 STOPPED_NUMBER among these sends (full numbers: never log them).
 
         Pages ``GET /deliveries`` of each message id (``filters[status]=undeliverable``), and reads the
@@ -325,16 +198,8 @@ class MtaHook(BaseHook):
                 ):
                     break
         for outbound_id in outbound_ids:
-            found += stopped_recipients(self.client.request("GET", report_path(outbound_id)))
+            found += stopped_recipients(self.client.request("GET", report_path(int(outbound_id))))
         return list(dict.fromkeys(found))
-
-    @contextlib.asynccontextmanager
-    async def _async_client(self, client: AsyncMtaClient | None) -> AsyncIterator[AsyncMtaClient]:
-        if client is not None:
-            yield client
-            return
-        async with await self.aget_conn() as own:
-            yield own
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's and CLI's "Test": verify the API key once, without retries."""
@@ -342,13 +207,24 @@ class MtaHook(BaseHook):
         from airflow_provider_mta.core.errors import MtaError
 
         try:
-            options = self._options(self.get_connection(self.mta_conn_id), max_retries=0)
+            options = self.settings.client_options(max_retries=0)
             with MtaClient(**options) as client:
                 account = client.verify_api_key()
         except MtaError as exc:
             return False, str(exc)
         who = " ".join(x for x in (account.name, f"<{account.email}>" if account.email else None) if x)
         return True, f"API key verified for {who or 'this account'} at {options['base_url']}"
+
+
+def _as_mta(request: OutgoingRequest) -> SendRequest:
+    """An MTA request; a request of another API's type is an error, not a silent conversion."""
+    from airflow_provider_mta.backends.mta.models import SendRequest
+
+    if not isinstance(request, SendRequest):
+        from airflow_provider_mta.core.errors import MtaConfigError
+
+        raise MtaConfigError(f"MtaHook sends an MTA SendRequest, got {type(request).__name__}")
+    return request
 
 
 def _describe(request: SendRequest) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_mta.core.length import SMS_MAX_CHARS as SMS_LIMIT
-from airflow_provider_mta.hooks.mta import MtaHook
+from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
 
 if TYPE_CHECKING:
     import jinja2
@@ -28,10 +28,11 @@ class MtaNotifier(BaseNotifier):
     :param subscribers: Phone numbers (or emails) to text.
     :param groups: MTA group ids to text (instead of ``subscribers``).
     :param message: Text, templated with the callback's context; default: the one-segment summary.
-    :param mta_conn_id: The ``mta`` connection.
+    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param mta_conn_id: The older name of ``sms_conn_id``.
     """
 
-    template_fields: Sequence[str] = ("message", "subscribers", "groups", "mta_conn_id")
+    template_fields: Sequence[str] = ("message", "subscribers", "groups", "sms_conn_id")
     _render_error: str | None = None  # why a templated field did not render (logged by notify)
 
     def __init__(
@@ -40,19 +41,25 @@ class MtaNotifier(BaseNotifier):
         subscribers: list[str | int] | str | None = None,
         groups: list[int] | None = None,
         message: str | None = None,
-        mta_conn_id: str = MtaHook.default_conn_name,
+        sms_conn_id: str | None = None,
+        mta_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.subscribers = subscribers
         self.groups = groups
         self.message = message
-        self.mta_conn_id = mta_conn_id
+        self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="MtaNotifier")
+
+    @property
+    def mta_conn_id(self) -> str:
+        """The older name of ``sms_conn_id``."""
+        return self.sms_conn_id
 
     @cached_property
-    def hook(self) -> MtaHook:
-        """The MTA hook."""
-        return MtaHook(mta_conn_id=self.mta_conn_id)
+    def hook(self) -> SmsHook:
+        """The hook of the connection's type."""
+        return get_sms_hook(self.sms_conn_id)
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render with Jinja; a template error is kept for :meth:`notify` to log, never raised from a callback."""

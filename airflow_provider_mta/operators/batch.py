@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.sdk import BaseOperator
 
 from airflow_provider_mta.compliance.quiet_hours_settings import FROM_CONFIG
-from airflow_provider_mta.hooks.mta import MtaHook
+from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_mta.core.batch_plan import BatchPlan
-    from airflow_provider_mta.core.checkpoint import Checkpoint
+    from airflow_provider_mta.core.checkpoint import Checkpoint, CheckpointStore
     from airflow_provider_mta.core.quiet_hours import QuietHours
     from airflow_provider_mta.core.suppression import SuppressionList
 
@@ -97,7 +97,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     :param verify_cost: Ask MTA's ``POST /send/cost`` for the first chunk and compare it with the estimate.
     :param cost_tolerance: With ``verify_cost``, fail before sending when MTA's credits differ from the
         estimate by more than this fraction (default 0.1); a smaller difference is logged.
-    :param mta_conn_id: The ``mta`` connection.
+    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param mta_conn_id: The older name of ``sms_conn_id``.
 
     Other keyword arguments are MTA ``/send`` fields shared by every chunk: ``image``,
     ``template_id``, ``link_id``, ``is_mms``, ``header``, ``footer``, ``longcode_id``,
@@ -119,7 +120,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         "scheduled_date",
         "suppress",
         "suppress_sql",
-        "mta_conn_id",
+        "sms_conn_id",
     )
     template_ext: Sequence[str] = (".sql", ".txt", ".liquid")
     template_fields_renderers = {"sql": "sql", "parameters": "json", "tags": "json", "defaults": "json"}
@@ -169,7 +170,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         opt_out_table: str | None = None,
         verify_cost: bool = False,
         cost_tolerance: float = 0.1,
-        mta_conn_id: str = MtaHook.default_conn_name,
+        sms_conn_id: str | None = None,
+        mta_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -233,12 +235,19 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         self.opt_out_table = opt_out_table
         self.verify_cost = verify_cost
         self.cost_tolerance = cost_tolerance
-        self.mta_conn_id = mta_conn_id
+        self.sms_conn_id = resolve_conn_id(
+            sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="BatchPersonalizedSmsOperator"
+        )
+
+    @property
+    def mta_conn_id(self) -> str:
+        """The older name of ``sms_conn_id``."""
+        return self.sms_conn_id
 
     @cached_property
-    def hook(self) -> MtaHook:
-        """The MTA hook (built on first use, never at DAG parse)."""
-        return MtaHook(mta_conn_id=self.mta_conn_id, default_region=self.default_region)
+    def hook(self) -> SmsHook:
+        """The hook of the connection's type (built on first use, never at DAG parse)."""
+        return get_sms_hook(self.sms_conn_id, default_region=self.default_region)
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render every field with Jinja, then ``message`` keeping the rows' property names for Liquid."""
@@ -325,13 +334,13 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
     def plan(self, context: Context | None = None) -> BatchPlan:
         """Read and validate every row; raises (naming rows and fields) before anything is sent."""
-        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.batch_plan import plan_batch
         from airflow_provider_mta.core.rows import ColumnMapping
 
         shared = self._shared_fields()
         # Validate the shared fields once, with a stand-in recipient, before reading any row.
-        probe = SendRequest.build(subscribers=["+10000000000"], message=self.message, **shared)
+        self.hook.check_fields(list(shared))  # a field only another API has: named with the connection
+        probe = self.hook.request_type().build(subscribers=["+10000000000"], message=self.message, **shared)
         quiet = self.quiet_rule
         suppression = self.suppression()
         mapping = ColumnMapping(
@@ -486,7 +495,6 @@ class BatchPersonalizedSmsOperator(BaseOperator):
 
     def _verify_cost(self, plan: BatchPlan) -> None:
         """Compare MTA's ``/send/cost`` for the first chunk with the local estimate; fail over the tolerance."""
-        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.estimate import estimate_send
 
         for _, _, chunk in plan.spool.grouped_chunks(self.chunk_size):
@@ -495,7 +503,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
                 break
         else:
             return
-        request = SendRequest.build(
+        request = self.hook.request_type().build(
             subscribers=[r for r, _ in live],
             properties={r: p for r, p in live if p} or None,
             message=self.message,
@@ -531,7 +539,6 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         self._check_max_credits(projected, plan.recipients, what="about (MTA's price)")
 
     def _send(self, plan: BatchPlan, context: Context) -> dict[str, Any]:
-        from airflow_provider_mta.backends.mta.models import SendRequest
         from airflow_provider_mta.core.checkpoint import Checkpoint, resume_point
         from airflow_provider_mta.core.idempotency import derive_request_id
         from airflow_provider_mta.utils.checkpoint_store import VariableCheckpointStore, checkpoint_store
@@ -586,18 +593,25 @@ class BatchPersonalizedSmsOperator(BaseOperator):
                 # chunks go now (MTA refuses a scheduledDate in the past, and would send them now anyway).
                 del fields["scheduled_date"]
             if opening is not None:
-                from airflow_provider_mta.backends.mta.models import format_scheduled_date
-
-                fields["scheduled_date"] = format_scheduled_date(opening)
-            subscribers = [recipient for recipient, _ in chunk]
-            properties = {r: p for r, p in chunk if p} if send_properties else None
-            request = SendRequest.build(
-                subscribers=subscribers, properties=properties or None, message=self.message, **fields
-            )
+                fields["scheduled_date"] = self.hook.request_type().format_date(opening)
             request_id = derive_request_id(
                 ti.dag_id, ti.task_id, ti.run_id, ti.map_index, plan.fingerprint, checkpoint.chunk_size, index
             )
+            if self.hook.sends_per_recipient:
+                sent = self._send_each(chunk, fields, send_properties, request_id, checkpoint, store)
+                checkpoint.record(sent=0, message_id=None, outbound_ids=[], already=False, keep_ids=self.max_xcom_ids)
+                if opening is not None:
+                    checkpoint.record_deferred(recipients=sent, until=fields["scheduled_date"])
+                store.save(checkpoint.to_json())
+                progress.chunk_done(len(rows))
+                continue
+            subscribers = [recipient for recipient, _ in chunk]
+            properties = {r: p for r, p in chunk if p} if send_properties else None
+            request = self.hook.request_type().build(
+                subscribers=subscribers, properties=properties or None, message=self.message, **fields
+            )
             result = self.hook.send(request, request_id=request_id)
+            checkpoint.record_outcomes(result)
             if result.already_sent:
                 self.log.warning("Chunk %d was already sent by an earlier try (409); not sent again", index + 1)
             sent = result.total_sent or (len(chunk) if result.already_sent else 0)
@@ -617,6 +631,17 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             store.delete()  # no retention on Variables; MTA's 409 still guards a re-run
         else:
             store.save(checkpoint.to_json())
+        if checkpoint.unknown or checkpoint.failed or checkpoint.opted_out_at_send:
+            self.log.warning(
+                "%d recipient(s) may or may not have been texted (not resent): %s; %d refused as opted out (STOP) "
+                "by %s; %d refused for another reason: %s",
+                checkpoint.unknown,
+                ", ".join(checkpoint.unknown_recipients) or "-",
+                checkpoint.opted_out_at_send,
+                self.hook.api_name,
+                checkpoint.failed,
+                "; ".join(f"{f.get('recipient')}: {f.get('reason')}" for f in checkpoint.failures[:10]) or "-",
+            )
         self.log.info(
             "Batch done: %d recipient(s) in %d chunk(s), %d already sent by an earlier try",
             checkpoint.sent,
@@ -624,6 +649,57 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             checkpoint.already_sent_chunks,
         )
         return self._result(plan, checkpoint, resumed_from=resumed_from)
+
+    def _send_each(
+        self,
+        chunk: list[tuple[str, dict[str, str]]],
+        fields: dict[str, Any],
+        send_properties: bool,
+        chunk_request_id: str,
+        checkpoint: Checkpoint,
+        store: CheckpointStore,
+    ) -> int:
+        """Send a chunk one recipient per request (APIs without per-recipient properties), checkpointing each.
+
+        Before each request the checkpoint is saved with ``in_flight`` set, so a try that stops mid-request
+        leaves a mark: unless the API rejects a repeated request id, the next try reports that recipient as
+        unknown rather than risk texting it twice. Returns how many were sent now.
+        """
+        from airflow_provider_mta.core.errors import MtaError
+        from airflow_provider_mta.core.idempotency import derive_request_id
+        from airflow_provider_mta.core.masking import mask_recipient
+
+        sent = 0
+        build = self.hook.request_type().build
+        for position, (recipient, props) in enumerate(chunk):
+            if position < checkpoint.in_chunk:
+                continue
+            if checkpoint.in_flight and not self.hook.resend_is_safe:
+                self.log.warning(
+                    "%s: an earlier try stopped while sending to this recipient, and %s does not reject a repeat; "
+                    "not sent again, reported as unknown",
+                    mask_recipient(recipient),
+                    self.hook.api_name,
+                )
+                checkpoint.record_unknown(mask_recipient(recipient))
+                continue
+            request = build(
+                subscribers=[recipient],
+                properties={recipient: props} if send_properties and props else None,
+                message=self.message,
+                **fields,
+            )
+            checkpoint.in_flight = True
+            store.save(checkpoint.to_json())
+            try:
+                result = self.hook.send(request, request_id=derive_request_id(chunk_request_id, position))
+            except MtaError:  # an answer that says nothing was sent (ambiguous failures come back as unknown)
+                checkpoint.in_flight = False
+                store.save(checkpoint.to_json())
+                raise
+            checkpoint.record_recipient(result, keep_ids=self.max_xcom_ids)
+            sent += result.total_sent
+        return sent
 
     # -- reporting ------------------------------------------------------------------------------
 
@@ -654,6 +730,12 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             "deferred": checkpoint.deferred,
             "deferred_until": checkpoint.deferred_until,
             "quiet_hours_skipped": checkpoint.quiet_hours_skipped,
+            "provider": self.hook.provider,
+            "unknown": checkpoint.unknown,
+            "unknown_recipients": checkpoint.unknown_recipients,
+            "opted_out_at_send": checkpoint.opted_out_at_send,
+            "failed": checkpoint.failed,
+            "failures": checkpoint.failures,
         }
 
     def _log_plan(self, plan: BatchPlan, seconds: float) -> None:

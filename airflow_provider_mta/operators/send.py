@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_mta.hooks.mta import MtaHook
+from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
-    from airflow_provider_mta.backends.mta.models import SendRequest
+    from airflow_provider_mta.core.outgoing import OutgoingRequest
     from airflow_provider_mta.core.quiet_hours import QuietHours
 
 SEND_FIELDS = (
@@ -88,7 +88,8 @@ class SendSmsOperator(BaseOperator):
     :param opt_out_conn_id: The SQL connection of the shared opt-out table (default: the ``mta``
         connection's extra ``opt_out_conn_id``).
     :param opt_out_table: That table's name (default ``mta_opt_outs``).
-    :param mta_conn_id: The ``mta`` connection.
+    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param mta_conn_id: The older name of ``sms_conn_id``.
     """
 
     template_fields: Sequence[str] = (
@@ -107,7 +108,7 @@ class SendSmsOperator(BaseOperator):
         "request_id",
         "suppress",
         "suppress_sql",
-        "mta_conn_id",
+        "sms_conn_id",
     )
     template_ext: Sequence[str] = (".txt", ".liquid")
     template_fields_renderers = {"properties": "json", "tags": "json"}
@@ -147,7 +148,8 @@ class SendSmsOperator(BaseOperator):
         suppress_conn_id: str | None = None,
         opt_out_conn_id: str | None = None,
         opt_out_table: str | None = None,
-        mta_conn_id: str = MtaHook.default_conn_name,
+        sms_conn_id: str | None = None,
+        mta_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -190,12 +192,17 @@ class SendSmsOperator(BaseOperator):
         self.suppress_conn_id = suppress_conn_id
         self.opt_out_conn_id = opt_out_conn_id
         self.opt_out_table = opt_out_table
-        self.mta_conn_id = mta_conn_id
+        self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="SendSmsOperator")
+
+    @property
+    def mta_conn_id(self) -> str:
+        """The older name of ``sms_conn_id``."""
+        return self.sms_conn_id
 
     @cached_property
-    def hook(self) -> MtaHook:
-        """The MTA hook (built on first use, never at DAG parse)."""
-        return MtaHook(mta_conn_id=self.mta_conn_id, default_region=self.default_region)
+    def hook(self) -> SmsHook:
+        """The hook of the connection's type (built on first use, never at DAG parse)."""
+        return get_sms_hook(self.sms_conn_id, default_region=self.default_region)
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render every field with Jinja, then ``message`` keeping recipient properties for Liquid."""
@@ -234,7 +241,7 @@ class SendSmsOperator(BaseOperator):
             self.message, context=context, jinja_env=jinja_env, liquid_names=names, template_ext=self.template_ext
         )
 
-    def build_request(self) -> SendRequest:
+    def build_request(self) -> OutgoingRequest:
         """Validate and normalize the rendered fields; errors name the field or recipient."""
         from airflow_provider_mta.core import liquid
 
@@ -267,6 +274,7 @@ class SendSmsOperator(BaseOperator):
                 "credits": 0,
                 "request_id": None,
                 "already_sent": False,
+                "provider": self.hook.provider,
             }
         request = compliance.request
         estimate = estimate_send(request)
@@ -293,7 +301,22 @@ class SendSmsOperator(BaseOperator):
         if result.already_sent:
             self.log.warning("Already sent by an earlier try (MTA answered 409 for %s); not sent again", request_id)
         else:
-            self.log.info("MTA accepted message %s for %d recipient(s)", result.message_id, result.total_sent)
+            self.log.info(
+                "%s accepted %s for %d recipient(s)",
+                self.hook.api_name,
+                f"message {result.message_id}" if result.message_id else "the message",
+                result.total_sent,
+            )
+        if result.unknown or result.opted_out or result.failures:
+            self.log.warning(
+                "Not confirmed: %d recipient(s) may or may not have been texted (not resent: %s); %d opted out "
+                "(STOP); %d refused: %s",
+                len(result.unknown),
+                ", ".join(result.unknown) or "-",
+                len(result.opted_out),
+                len(result.failures),
+                "; ".join(f"{f.get('recipient')}: {f.get('reason')}" for f in result.failures[:10]) or "-",
+            )
         sent = result.total_sent or estimate.recipients or 0
         return {
             "message_id": result.message_id,
@@ -302,5 +325,11 @@ class SendSmsOperator(BaseOperator):
             "credits": estimate.credits if estimate.credits is not None else estimate.credits_per_recipient_max * sent,
             "request_id": request_id,
             "already_sent": result.already_sent,
+            "provider": result.provider,
+            "unknown": len(result.unknown),
+            "unknown_recipients": result.unknown,
+            "opted_out_at_send": len(result.opted_out),
+            "failed": len(result.failures),
+            "failures": result.failures,
             **compliance.xcom(),
         }

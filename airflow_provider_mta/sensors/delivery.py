@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_mta.core.delivery import MAX_PAGE_SIZE, DeliveryRule, describe_failures
-from airflow_provider_mta.hooks.mta import MtaHook
+from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
 
 try:
     from airflow.sdk import conf
@@ -60,7 +60,8 @@ class MtaDeliverySensor(BaseSensorOperator):
     :param fail_on: ``"any"`` (default): fail once a failure makes the rule impossible; ``"never"``;
         an int: fail when more messages than that failed; a float in [0, 1): more than that fraction.
     :param deferrable: Defer to the triggerer between checks (default ``[operators] default_deferrable``).
-    :param mta_conn_id: The ``mta`` connection.
+    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param mta_conn_id: The older name of ``sms_conn_id``.
     :param poll_interval: Seconds (or a timedelta) between checks, in both modes.
     :param page_size: Rows per ``GET /deliveries`` request (up to 1000).
     :param opt_out_conn_id: A common.sql connection holding the shared opt-out table: numbers MTA reports
@@ -69,7 +70,7 @@ class MtaDeliverySensor(BaseSensorOperator):
     :param opt_out_table: That table's name (default ``mta_opt_outs``).
     """
 
-    template_fields: Sequence[str] = ("send_result", "outbound_ids", "message_ids", "mta_conn_id")
+    template_fields: Sequence[str] = ("send_result", "outbound_ids", "message_ids", "sms_conn_id")
     template_fields_renderers = {"send_result": "json"}
     ui_color = "#b5e3d6"
 
@@ -82,7 +83,8 @@ class MtaDeliverySensor(BaseSensorOperator):
         min_delivered: int | float | None = None,
         fail_on: str | int | float = "any",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        mta_conn_id: str = MtaHook.default_conn_name,
+        sms_conn_id: str | None = None,
+        mta_conn_id: str | None = None,
         poll_interval: float | timedelta = 30.0,
         page_size: int = MAX_PAGE_SIZE,
         opt_out_conn_id: str | None = None,
@@ -102,15 +104,20 @@ class MtaDeliverySensor(BaseSensorOperator):
         self.min_delivered = rule.min_delivered
         self.fail_on = rule.fail_on
         self.deferrable = deferrable
-        self.mta_conn_id = mta_conn_id
+        self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="MtaDeliverySensor")
         self.page_size = page_size
         self.opt_out_conn_id = opt_out_conn_id
         self.opt_out_table = opt_out_table
 
+    @property
+    def mta_conn_id(self) -> str:
+        """The older name of ``sms_conn_id``."""
+        return self.sms_conn_id
+
     @cached_property
-    def hook(self) -> MtaHook:
-        """The MTA hook (built on first use, never at DAG parse)."""
-        return MtaHook(mta_conn_id=self.mta_conn_id)
+    def hook(self) -> SmsHook:
+        """The hook of the connection's type (built on first use, never at DAG parse)."""
+        return get_sms_hook(self.sms_conn_id)
 
     @cached_property
     def rule(self) -> DeliveryRule:
@@ -235,7 +242,8 @@ class MtaDeliverySensor(BaseSensorOperator):
             expected=target.expected,
             min_delivered=self.min_delivered,
             fail_on=self.fail_on,
-            mta_conn_id=self.mta_conn_id,
+            sms_conn_id=self.sms_conn_id,
+            provider=self.hook.conn_type,
             poll_interval=float(self.poke_interval),
             deadline=deadline,
             page_size=self.page_size,

@@ -1,4 +1,4 @@
-"""MtaDeliveryTrigger: polls MTA's delivery data in the triggerer until the delivery rule decides."""
+"""MtaDeliveryTrigger: polls the SMS API's delivery data in the triggerer until the delivery rule decides."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from airflow_provider_mta.core.delivery import MAX_PAGE_SIZE, DeliveryRule, desc
 from airflow_provider_mta.core.delivery_tracker import DeliveryTarget, DeliveryTracker, PageRequest
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.backends.mta.client import AsyncMtaClient
-    from airflow_provider_mta.hooks.mta import MtaHook
+    from airflow_provider_mta.hooks.sms import SmsHook
 
 CLASSPATH = "airflow_provider_mta.triggers.delivery.MtaDeliveryTrigger"
 
@@ -36,7 +35,9 @@ class MtaDeliveryTrigger(BaseTrigger):
     :param expected: How many recipients the message ids reached, when known.
     :param min_delivered: None (all), a count or a fraction (see ``DeliveryRule``).
     :param fail_on: ``"any"``, ``"never"``, a number or a fraction of failures allowed.
-    :param mta_conn_id: The ``mta`` connection (looked up asynchronously).
+    :param sms_conn_id: The SMS API's connection (looked up asynchronously).
+    :param provider: Its connection type (``mta``, ``telnyx``), which picks the hook without a sync lookup.
+    :param mta_conn_id: The older name of ``sms_conn_id`` (kept so triggers serialized by older versions resume).
     :param poll_interval: Seconds between checks.
     :param deadline: Unix time after which a ``timeout`` event is yielded (None: none of its own).
     :param page_size: Rows per ``/deliveries`` request (1..1000).
@@ -47,12 +48,14 @@ class MtaDeliveryTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        outbound_ids: list[int] | None = None,
+        outbound_ids: list[int | str] | None = None,
         message_ids: list[str] | None = None,
         expected: int | None = None,
         min_delivered: int | float | None = None,
         fail_on: str | int | float = "any",
-        mta_conn_id: str = "mta_default",
+        sms_conn_id: str | None = None,
+        provider: str = "mta",
+        mta_conn_id: str | None = None,
         poll_interval: float = 30.0,
         deadline: float | None = None,
         page_size: int = MAX_PAGE_SIZE,
@@ -60,11 +63,12 @@ class MtaDeliveryTrigger(BaseTrigger):
         max_backoff: float = 300.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.outbound_ids = [int(i) for i in outbound_ids] if outbound_ids is not None else None
+        self.outbound_ids = [_id(i) for i in outbound_ids] if outbound_ids is not None else None
         self.message_ids = [str(m) for m in message_ids or ()]
         self.expected = expected
         self.rule = DeliveryRule(min_delivered=min_delivered, fail_on=fail_on)
-        self.mta_conn_id = mta_conn_id
+        self.sms_conn_id = sms_conn_id or mta_conn_id or "mta_default"
+        self.provider = provider
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else None
         self.page_size = int(page_size)
@@ -85,7 +89,8 @@ class MtaDeliveryTrigger(BaseTrigger):
                 "expected": self.expected,
                 "min_delivered": self.rule.min_delivered,
                 "fail_on": self.rule.fail_on,
-                "mta_conn_id": self.mta_conn_id,
+                "sms_conn_id": self.sms_conn_id,
+                "provider": self.provider,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "page_size": self.page_size,
@@ -101,10 +106,10 @@ class MtaDeliveryTrigger(BaseTrigger):
     async def _poll(self) -> dict[str, Any]:
         from airflow_provider_mta.core.errors import MtaError
         from airflow_provider_mta.core.retry import is_retryable
-        from airflow_provider_mta.hooks.mta import MtaHook
+        from airflow_provider_mta.hooks.sms import hook_class
 
-        hook = MtaHook(mta_conn_id=self.mta_conn_id, max_retries=0)  # the trigger does its own backoff
         try:
+            hook = hook_class(self.provider, conn_id=self.sms_conn_id)(self.sms_conn_id, max_retries=0)  # own backoff
             client = await hook.aget_conn()
         except Exception as exc:  # connection missing or misconfigured: nothing to retry
             return {"status": "error", "summary": None, "message": f"{type(exc).__name__}: {exc}"}
@@ -134,7 +139,7 @@ class MtaDeliveryTrigger(BaseTrigger):
                 if summary["state"] != "pending":
                     return self._decided(summary)
 
-    async def _check(self, hook: MtaHook, client: AsyncMtaClient, tracker: DeliveryTracker) -> dict[str, Any]:
+    async def _check(self, hook: SmsHook, client: Any, tracker: DeliveryTracker) -> dict[str, Any]:
         tracker.start_check()
         while (request := tracker.next_request()) is not None:
             if isinstance(request, PageRequest):
@@ -166,3 +171,10 @@ class MtaDeliveryTrigger(BaseTrigger):
     def _timeout(self, summary: dict[str, Any] | None) -> dict[str, Any]:
         progress = f" ({summary['reason']})" if summary else ""
         return {"status": "timeout", "summary": summary, "message": f"Sensor has timed out{progress}"}
+
+
+def _id(value: Any) -> int | str:
+    """An outbound id as the API gave it: MTA's integers (also when serialized as text), others' strings."""
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    return str(value)

@@ -19,9 +19,10 @@ import pytest
 from liquid import Environment, StrictUndefined
 from liquid.exceptions import LiquidError
 
-from airflow_provider_mta.backends.mta.models import SendRequest, _scalar_to_str
+from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.core import liquid
 from airflow_provider_mta.core.errors import MtaValidationError
+from airflow_provider_mta.core.outgoing import _scalar_to_str
 from airflow_provider_mta.core.segments import _LIMITS, GSM7_ALL, GSM7_EXTENSION, _char_units, count_parts
 from airflow_provider_mta.core.spool import RecipientSpool
 
