@@ -43,7 +43,10 @@ class DeliveryStatus(NamedTuple):
 
 
 class DeliveryRecord(NamedTuple):
-    """The latest status of one recipient message. ``recipient`` is already masked (``***0010``)."""
+    """The latest status of one recipient message. ``recipient`` is already masked (``***0010``).
+
+    ``outbound_id`` is the API's id of that one text: MTA's integer outbound id, Telnyx's message UUID.
+    """
 
     outbound_id: int | str | None
     message_id: str | None

@@ -32,6 +32,16 @@ class MtaTransportError(MtaError):
     """MTA could not be reached or did not answer (after retries)."""
 
 
+class MtaAmbiguousSendError(MtaTransportError):
+    """A send whose outcome is unknown: the request may have reached the API, so the recipient may or may not
+    have been texted. Never retried automatically (a retry could text twice); check the message's status first.
+    """
+
+
+class MtaWebhookSignatureError(MtaError):
+    """A webhook failed verification (missing or bad signature, malformed or stale timestamp): reject it."""
+
+
 class MtaApiError(MtaError):
     """The SMS API answered with an error status. The text names the API, the status, its message and requestId."""
 
@@ -81,6 +91,10 @@ class MtaPaymentRequiredError(MtaApiError):
 
 class MtaForbiddenError(MtaApiError):
     """403: the account may not do this (for example an unverified number sending free text)."""
+
+
+class MtaOptedOutError(MtaForbiddenError):
+    """403: the recipient texted STOP and may not be texted again (Telnyx code 40300); never retried."""
 
 
 class MtaNotFoundError(MtaApiError):

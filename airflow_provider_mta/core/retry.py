@@ -8,13 +8,20 @@ from typing import Any
 
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from airflow_provider_mta.core.errors import MtaRateLimitError, MtaServerError, MtaTransportError
+from airflow_provider_mta.core.errors import (
+    MtaAmbiguousSendError,
+    MtaRateLimitError,
+    MtaServerError,
+    MtaTransportError,
+)
 
 log = logging.getLogger("airflow_provider_mta.client")
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """429, 5xx and network failures are retried; every other 4xx (and 409) is final."""
+    """429, 5xx and network failures are retried; every other 4xx (and 409) and an ambiguous send are final."""
+    if isinstance(exc, MtaAmbiguousSendError):
+        return False
     return isinstance(exc, (MtaRateLimitError, MtaServerError, MtaTransportError))
 
 
