@@ -212,6 +212,7 @@ def parse_telnyx_send(body: Any, now: float) -> TelnyxSend:
     sender, profile = _sender(body)
     media = _media_urls(body)
     kind, text = _content(body, media)
+    _optional_bool(body, "auto_detect", False)  # accepted; the 10-part maximum holds either way
     encoding = body.get("encoding", "auto")
     if encoding not in ENCODINGS:
         raise bad_request("10015", "The 'encoding' parameter must be auto, gsm7 or ucs2.", "/encoding")
