@@ -1,4 +1,4 @@
-"""``python -m airflow_provider_mta.sandbox``: run the local MTA-compatible server with uvicorn."""
+"""``python -m airflow_provider_mta.sandbox``: run the local MTA- and Telnyx-compatible server with uvicorn."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     add("--send-rate-limit", default="25/15", metavar="N/SECONDS", help="per API key on /send; 0 = off")
     add("--max-recipients", type=int, default=1000, metavar="N", help="per /send (default %(default)s)")
     add("--delivery-delay-s", type=float, default=2.0, metavar="S", help="QUEUED to final status")
+    add("--telnyx-rate-limit", default="100/60", metavar="N/SECONDS", help="per API key on /v2; 0 = off")
+    add("--telnyx-webhook-url", default=None, metavar="URL", help="profile webhook of /v2 messages")
+    add("--telnyx-signing-key", default=None, metavar="BASE64", help="Ed25519 private key (32-byte seed)")
     add("--db", default=None, metavar="PATH", help="SQLite ledger (default: a throwaway temp file)")
     add("--log-level", default="info", help="uvicorn log level (default %(default)s)")
     args = parser.parse_args(argv)
@@ -39,6 +42,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
             max_recipients=args.max_recipients,
             delivery_delay_s=args.delivery_delay_s,
             db_path=args.db,
+            telnyx_rate_limit=args.telnyx_rate_limit,
+            telnyx_webhook_url=args.telnyx_webhook_url,
+            telnyx_signing_key=args.telnyx_signing_key,
         )
     except (ValueError, MtaConfigError) as exc:
         parser.error(str(exc))
@@ -51,13 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from airflow_provider_mta.sandbox.app import create_app
 
     settings, log_level = parse_args(argv)
+    app = create_app(settings)
     where = f"http://{settings.host}:{settings.port}"
     ledger = settings.db_path or "(temp file)"
-    print(f"MTA sandbox: API {where}/v3, inbox {where}/, ledger {ledger}", flush=True)
+    print(f"MTA sandbox: API {where}/v3, Telnyx API {where}/v2, inbox {where}/, ledger {ledger}", flush=True)
+    public_key = app.state.sandbox.telnyx_signer.public_key
+    print(f"Telnyx webhook public key (Ed25519, base64): {public_key}", flush=True)
     if not is_loopback(settings.host):
         print("Bound to a non-loopback host: /_sandbox/ routes need an API key as Bearer token.", flush=True)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,

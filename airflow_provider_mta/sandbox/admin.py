@@ -1,4 +1,5 @@
-"""Admin routes under ``/_sandbox/`` (ledger, stats, reset, faults, opt-outs) and the inbox page at ``/``."""
+"""Admin routes under ``/_sandbox/`` (ledger, stats, reset, faults, opt-outs, the Telnyx webhook public key)
+and the inbox page at ``/``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from airflow_provider_mta.sandbox.endpoint import Call, admin_endpoint, open_end
 from airflow_provider_mta.sandbox.errors import ApiError
 from airflow_provider_mta.sandbox.inbox import render_inbox
 from airflow_provider_mta.sandbox.statuses import STATUS_NAMES, iso
+from airflow_provider_mta.sandbox.store import PROVIDERS
 
 if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.store import MessageRow
@@ -72,17 +74,23 @@ def message_row(m: MessageRow, now: float) -> dict[str, Any]:
         "requestId": m.request_id,
         "createdAt": iso(m.timeline.created_at),
         "scheduledFor": iso(m.timeline.release_at) if m.timeline.release_at > m.timeline.created_at else None,
+        "provider": m.provider,
     }
 
 
 async def messages(call: Call) -> Response:
-    """Rows per recipient message, oldest first; filters ``to``, ``messageId``, ``requestId``, ``status``."""
+    """Rows per recipient message, oldest first; filters ``to``, ``messageId``, ``requestId``, ``status``,
+    ``provider``."""
     params = call.request.query_params
     to = params.get("to")
+    provider = params.get("provider") or None
+    if provider is not None and provider not in PROVIDERS:
+        raise ApiError(400, f"provider must be one of {', '.join(PROVIDERS)}")
     rows = call.sandbox.store.list_messages(
         to=_recipient(to) if to else None,
         message_id=params.get("messageId") or None,
         request_id=params.get("requestId") or None,
+        provider=provider,
         limit=_count(params.get("limit"), "limit", None),
         offset=_count(params.get("offset"), "offset", 0) or 0,
     )
@@ -116,12 +124,12 @@ async def add_fault(call: Call) -> Response:
     except ValueError:
         raise ApiError(400, "the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, 'post {"fault": KIND, "count": N, "status": CODE, "after": M}')
+        raise ApiError(400, 'post {"fault": KIND, "count": N, "status": CODE, "after": M, "provider": "mta"}')
     count, status, after = body.get("count", 1), body.get("status"), body.get("after", 0)
     if not isinstance(count, int) or not isinstance(after, int) or (status is not None and not isinstance(status, int)):
         raise ApiError(400, "count, status and after must be integers")
     try:
-        call.sandbox.faults.add(str(body.get("fault")), count, status, after)
+        call.sandbox.faults.add(str(body.get("fault")), count, status, after, str(body.get("provider", "mta")))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     return JSONResponse({"pending": call.sandbox.faults.pending()})
@@ -186,6 +194,11 @@ async def clear_opt_outs(call: Call) -> Response:
     return _opt_outs_answer("Opt-outs cleared", [])
 
 
+async def telnyx_public_key(call: Call) -> Response:
+    """The base64 Ed25519 public key that verifies the ``/v2`` webhooks (as the Telnyx portal shows it)."""
+    return JSONResponse({"public_key": call.sandbox.telnyx_signer.public_key})
+
+
 async def inbox(call: Call) -> Response:
     """The HTML inbox; on a non-loopback host the key may also be given as ``?key=`` (for browsers)."""
     sandbox, params = call.sandbox, call.request.query_params
@@ -210,4 +223,5 @@ ROUTES = [
     Route("/_sandbox/opt-outs", admin_endpoint(add_opt_outs), methods=["POST"]),
     Route("/_sandbox/opt-outs", admin_endpoint(list_opt_outs), methods=["GET"]),
     Route("/_sandbox/opt-outs", admin_endpoint(clear_opt_outs), methods=["DELETE"]),
+    Route("/_sandbox/telnyx-public-key", admin_endpoint(telnyx_public_key), methods=["GET"]),
 ]

@@ -1,4 +1,5 @@
-"""Injected failures for the next N ``POST /send`` calls, and the answers they produce."""
+"""Injected failures for the next N ``POST /v3/send`` (or, with provider ``telnyx``, ``POST /v2/messages``)
+calls, and the answers they produce."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 FAULT_KINDS = ("status", "rate_limit", "html", "timeout", "drop_after_commit")
+FAULT_PROVIDERS = ("mta", "telnyx")
 TIMEOUT_CAP_S = 60.0
 
 _BAD_GATEWAY_PAGE = """<!DOCTYPE html>
@@ -28,27 +30,31 @@ _BAD_GATEWAY_PAGE = """<!DOCTYPE html>
 class Fault:
     """``kind`` for ``remaining`` sends once ``after`` more sends went through untouched.
 
-    ``status`` is the HTTP code of a ``status`` fault.
+    ``status`` is the HTTP code of a ``status`` fault; ``provider`` is the API whose send route it hits.
     """
 
     kind: str
     remaining: int
     status: int = 500
     after: int = 0
+    provider: str = "mta"
 
 
 class FaultQueue:
     """Pending faults, used first-in first-out: a fault applies to its N sends, then the next one starts.
 
     A fault with ``after=M`` first lets M sends through (counted once it is at the head of the queue),
-    so a test can aim a fault at, say, the eighth chunk of a batch.
+    so a test can aim a fault at, say, the eighth chunk of a batch. Each provider has its own queue
+    order: a ``telnyx`` fault is never consumed by an MTA send, and the other way round.
     """
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def add(self, kind: str, count: int = 1, status: int | None = None, after: int = 0) -> None:
+    def add(self, kind: str, count: int = 1, status: int | None = None, after: int = 0, provider: str = "mta") -> None:
+        if provider not in FAULT_PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(FAULT_PROVIDERS)}")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(FAULT_KINDS)}")
         if count < 1:
@@ -59,27 +65,29 @@ class FaultQueue:
         if kind == "status" and not 400 <= code <= 599:
             raise ValueError("status must be an HTTP error code between 400 and 599")
         with self._lock:
-            self._faults.append(Fault(kind, count, code, after))
+            self._faults.append(Fault(kind, count, code, after, provider))
 
-    def take(self) -> Fault | None:
-        """The fault for this send (consumed), or None."""
+    def take(self, provider: str = "mta") -> Fault | None:
+        """The fault for this send of ``provider`` (consumed), or None."""
         with self._lock:
-            if not self._faults:
+            head = next((f for f in self._faults if f.provider == provider), None)
+            if head is None:
                 return None
-            head = self._faults[0]
             if head.after > 0:
                 head.after -= 1
                 return None
             head.remaining -= 1
             if head.remaining <= 0:
-                self._faults.pop(0)
-            return Fault(head.kind, 1, head.status)
+                self._faults.remove(head)
+            return Fault(head.kind, 1, head.status, provider=provider)
 
     def pending(self) -> list[dict[str, object]]:
         with self._lock:
             out: list[dict[str, object]] = []
             for f in self._faults:
                 item: dict[str, object] = {"fault": f.kind, "count": f.remaining, "status": f.status}
+                if f.provider != "mta":  # MTA's faults list exactly as before the provider existed
+                    item["provider"] = f.provider
                 if f.after:
                     item["after"] = f.after
                 out.append(item)

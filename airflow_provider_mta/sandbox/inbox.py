@@ -21,6 +21,9 @@ h1{font-size:1.4rem}.note{color:#555}.cards{display:flex;flex-wrap:wrap;gap:1rem
 """
 
 
+_PROVIDER_LABELS = {"mta": "MTA /v3", "telnyx": "Telnyx /v2"}
+
+
 def _status_class(status: int) -> str:
     if status == DELIVERED:
         return "ok"
@@ -41,6 +44,7 @@ def render_inbox(messages: list[MessageRow], *, total: int, now: float | None = 
             rows.append(
                 f'<div class="msg"><div class="text">{escape(m.text)}</div>'
                 f'<div class="meta"><span class="{_status_class(status)}">{STATUS_NAMES[status]}</span>'
+                f" &middot; {_PROVIDER_LABELS.get(m.provider, escape(m.provider))}"
                 f" &middot; {m.parts} part(s) &middot; {m.credits} credit(s) &middot; #{m.outbound_id}"
                 f" &middot; {escape(iso(m.timeline.created_at))}</div></div>"
             )

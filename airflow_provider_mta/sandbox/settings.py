@@ -23,7 +23,11 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the app factory needs. ``db_path=None`` means a SQLite file in a throwaway temp dir."""
+    """Everything the app factory needs. ``db_path=None`` means a SQLite file in a throwaway temp dir.
+
+    ``telnyx_webhook_url`` is the "messaging profile" webhook of ``/v2`` messages; ``telnyx_signing_key``
+    is the base64 Ed25519 private key (32-byte seed) that signs them (None: a fresh key per start).
+    """
 
     host: str = "127.0.0.1"
     port: int = 8787
@@ -33,6 +37,9 @@ class Settings:
     max_recipients: int = 1000
     delivery_delay_s: float = 2.0
     db_path: str | None = None
+    telnyx_rate_limit: str = "100/60"
+    telnyx_webhook_url: str | None = None
+    telnyx_signing_key: str | None = None
 
     def __post_init__(self) -> None:
         keys = tuple(k.strip() for k in self.api_keys if k and k.strip())
@@ -46,11 +53,24 @@ class Settings:
         if self.delivery_delay_s < 0:
             raise ValueError("delivery_delay_s must be >= 0")
         RateLimit.parse(self.send_rate_limit)  # raises MtaConfigError on a malformed value
+        RateLimit.parse(self.telnyx_rate_limit)
+        if self.telnyx_signing_key is not None:
+            from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
+
+            WebhookSigner.from_private_key(self.telnyx_signing_key)  # raises ValueError on a bad key
+        url = self.telnyx_webhook_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("telnyx_webhook_url must be an http(s) URL")
 
     @property
     def rate_limit(self) -> RateLimit | None:
         """The ``POST /send`` limit, or None when turned off (``"0"``)."""
         return RateLimit.parse(self.send_rate_limit)
+
+    @property
+    def telnyx_limit(self) -> RateLimit | None:
+        """The limit per API key on every ``/v2`` route, or None when turned off (``"0"``)."""
+        return RateLimit.parse(self.telnyx_rate_limit)
 
     @property
     def admin_requires_key(self) -> bool:

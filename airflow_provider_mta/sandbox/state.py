@@ -1,4 +1,5 @@
-"""Everything one running sandbox holds: settings, ledger, limiter, faults, stats, webhook dispatcher."""
+"""Everything one running sandbox holds: settings, ledger, limiters, faults, stats, webhook dispatcher and
+the key pair that signs the Telnyx webhooks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from airflow_provider_mta.sandbox.faults import FaultQueue
 from airflow_provider_mta.sandbox.ratelimit import FixedWindowLimiter
 from airflow_provider_mta.sandbox.stats import Stats
 from airflow_provider_mta.sandbox.store import Store
+from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -33,13 +35,19 @@ class Sandbox:
         self.stats = Stats()
         self.faults = FaultQueue()
         self.limiter = FixedWindowLimiter(settings.rate_limit)
-        self.webhooks = WebhookDispatcher(self.store, self.stats)
+        self.telnyx_limiter = FixedWindowLimiter(settings.telnyx_limit)
+        key = settings.telnyx_signing_key
+        self.telnyx_signer = WebhookSigner.from_private_key(key) if key else WebhookSigner()
+        self.webhooks = WebhookDispatcher(
+            self.store, self.stats, signer=self.telnyx_signer, telnyx_default_url=settings.telnyx_webhook_url
+        )
 
     def reset(self) -> None:
         """Clear messages, request ids, webhooks, groups, opt-outs, faults, rate-limit windows and stats."""
         self.store.reset()
         self.faults.clear()
         self.limiter.reset()
+        self.telnyx_limiter.reset()
         self.stats.reset()
         self.webhooks.clear()
 

@@ -15,6 +15,10 @@ COUNTERS = (
     "unauthorized",
     "webhooksDelivered",
     "webhooksFailed",
+    "telnyxSendRequests",
+    "telnyxSendsAccepted",
+    "telnyxReplays",
+    "telnyxRefused",
 )
 
 

@@ -1,5 +1,9 @@
 """The sandbox's ledger: messages, accepted request ids, webhooks, groups and opt-outs in SQLite (stdlib sqlite3).
 
+Every message row names its ``provider`` (``mta`` for ``/v3``, ``telnyx`` for ``/v2``); a Telnyx message
+also has a row in ``telnyx_messages`` (what its answer needs beyond the common columns), and
+Telnyx's accepted ``Idempotency-Key`` values live in ``telnyx_idempotency``.
+
 One connection guarded by a lock, so the store can be used from any thread. Each ``/send`` is one
 transaction. Delivery statuses are not stored but computed from each message's timeline
 (:class:`~.statuses.Timeline`), so they survive a restart and need no background writes.
@@ -45,7 +49,8 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL,
     release_at REAL NOT NULL,
     sent_at REAL NOT NULL,
-    final_at REAL NOT NULL
+    final_at REAL NOT NULL,
+    provider TEXT NOT NULL DEFAULT 'mta'
 );
 CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);
 CREATE INDEX IF NOT EXISTS messages_request_id ON messages (request_id);
@@ -75,13 +80,30 @@ CREATE TABLE IF NOT EXISTS opt_outs (
     recipient TEXT PRIMARY KEY,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS telnyx_messages (
+    message_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS telnyx_idempotency (
+    key TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (key, method, path)
+);
 """
+
+PROVIDERS = ("mta", "telnyx")
+IDEMPOTENCY_TTL_S = 24 * 3600.0
 
 _COLUMNS = (
     "outbound_id, message_id, request_id, recipient, text, parts, credits, type, external_id, tags,"
-    " sender_name, final_status, created_at, release_at, sent_at, final_at"
+    " sender_name, final_status, created_at, release_at, sent_at, final_at, provider"
 )
-_INSERT_MESSAGE = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"
+_INSERT_MESSAGE = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 _SORT_COLUMNS = {
     "createdAt": "created_at",
     "updatedAt": updated_sql(),
@@ -130,6 +152,7 @@ class MessageRow:
     tags: dict[str, str] | None
     sender_name: str | None
     timeline: Timeline
+    provider: str = "mta"
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> MessageRow:
@@ -152,6 +175,7 @@ class MessageRow:
                 sent_at=row[14],
                 final_at=row[15],
             ),
+            provider=row[16],
         )
 
 
@@ -161,6 +185,19 @@ class Webhook:
     event: str
     url: str
     secret: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """An accepted Telnyx ``Idempotency-Key``: what identified the request and the answer given."""
+
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+    status: int
+    body: str
     created_at: float
 
 
@@ -192,6 +229,9 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            columns = [row[1] for row in self._conn.execute("PRAGMA table_info(messages)")]
+            if "provider" not in columns:  # a ledger written before the Telnyx routes existed
+                self._conn.execute("ALTER TABLE messages ADD COLUMN provider TEXT NOT NULL DEFAULT 'mta'")
             self._conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('next_outbound_id', 1)")
             self._conn.commit()
 
@@ -234,20 +274,20 @@ class Store:
                 if earlier is not None:
                     return earlier
             now = time.time()
-            release = max(now, release_at) if release_at is not None else now
-            sent, final = release + delivery_delay_s / 2, release + delivery_delay_s
-            first = self._conn.execute("SELECT value FROM meta WHERE key = 'next_outbound_id'").fetchone()[0]
-            ids = list(range(first, first + len(messages)))
             message_id = str(uuid.uuid4())
-            rows = (
-                (oid, message_id, request_id, m.recipient, m.text, m.parts, m.credits, m.type, ext, tag_text,
-                 sender_name, m.final_status, now, release, sent, final)
-                for oid, m in zip(ids, messages, strict=True)
-            )  # fmt: skip
             with self._conn:
-                self._conn.executemany(_INSERT_MESSAGE, rows)
-                next_id = first + len(messages)
-                self._conn.execute("UPDATE meta SET value = ? WHERE key = 'next_outbound_id'", (next_id,))
+                ids = self._insert_messages(
+                    messages,
+                    message_id=message_id,
+                    request_id=request_id,
+                    ext=ext,
+                    tag_text=tag_text,
+                    sender_name=sender_name,
+                    now=now,
+                    release_at=release_at,
+                    delivery_delay_s=delivery_delay_s,
+                    provider="mta",
+                )
                 if request_id is not None:
                     self._conn.execute(
                         "INSERT INTO requests VALUES (?, ?, ?, ?, ?)",
@@ -255,12 +295,130 @@ class Store:
                     )
             return SendOutcome(message_id, len(messages), ids)
 
+    def _insert_messages(
+        self,
+        messages: Sequence[NewMessage],
+        *,
+        message_id: str,
+        request_id: str | None,
+        ext: str | None,
+        tag_text: str | None,
+        sender_name: str | None,
+        now: float,
+        release_at: float | None,
+        delivery_delay_s: float,
+        provider: str,
+    ) -> list[int]:
+        """Insert rows with the next outbound ids (inside the caller's transaction); returns the ids."""
+        release = max(now, release_at) if release_at is not None else now
+        sent, final = release + delivery_delay_s / 2, release + delivery_delay_s
+        first = self._conn.execute("SELECT value FROM meta WHERE key = 'next_outbound_id'").fetchone()[0]
+        ids = list(range(first, first + len(messages)))
+        rows = (
+            (oid, message_id, request_id, m.recipient, m.text, m.parts, m.credits, m.type, ext, tag_text,
+             sender_name, m.final_status, now, release, sent, final, provider)
+            for oid, m in zip(ids, messages, strict=True)
+        )  # fmt: skip
+        self._conn.executemany(_INSERT_MESSAGE, rows)
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'next_outbound_id'", (first + len(messages),))
+        return ids
+
+    # -- Telnyx ----------------------------------------------------------------------------------
+
+    def record_telnyx(
+        self,
+        message: NewMessage,
+        *,
+        message_id: str,
+        data: dict[str, Any],
+        now: float,
+        release_at: float | None,
+        delivery_delay_s: float,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> IdempotencyRecord | None:
+        """Record one Telnyx message (and its ``Idempotency-Key`` answer) in one transaction.
+
+        If a concurrent request already stored the same key, nothing is recorded and that record is
+        returned instead; otherwise None.
+        """
+        with self._lock:
+            if idempotency is not None:
+                earlier = self._get_idempotency(idempotency.key, idempotency.method, idempotency.path, now)
+                if earlier is not None:
+                    return earlier
+            with self._conn:
+                self._insert_messages(
+                    [message],
+                    message_id=message_id,
+                    request_id=None,
+                    ext=None,
+                    tag_text=None,
+                    sender_name=None,
+                    now=now,
+                    release_at=release_at,
+                    delivery_delay_s=delivery_delay_s,
+                    provider="telnyx",
+                )
+                self._conn.execute(
+                    "INSERT INTO telnyx_messages (message_id, data) VALUES (?, ?)",
+                    (message_id, json.dumps(data, sort_keys=True)),
+                )
+                if idempotency is not None:
+                    i = idempotency
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO telnyx_idempotency VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (i.key, i.method, i.path, i.fingerprint, i.status, i.body, i.created_at),
+                    )
+        return None
+
+    def get_telnyx(self, message_id: str) -> tuple[MessageRow, dict[str, Any]] | None:
+        """A Telnyx message and its extra data by its id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE message_id = ? AND provider = 'telnyx'", (message_id,)
+            ).fetchone()
+            extra = self._conn.execute(
+                "SELECT data FROM telnyx_messages WHERE message_id = ?", (message_id,)
+            ).fetchone()
+        if row is None or extra is None:
+            return None
+        data: dict[str, Any] = json.loads(extra[0])
+        return MessageRow.from_row(row), data
+
+    def telnyx_spent(self) -> list[str]:
+        """The ``cost.amount`` of every Telnyx message (for the balance)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT data FROM telnyx_messages").fetchall()
+        return [str(json.loads(r[0])["cost"]["amount"]) for r in rows]
+
+    def get_idempotency(self, key: str, method: str, path: str, now: float) -> IdempotencyRecord | None:
+        """The accepted answer for a Telnyx ``Idempotency-Key`` younger than 24 hours, or None."""
+        with self._lock:
+            return self._get_idempotency(key, method, path, now)
+
+    def _get_idempotency(self, key: str, method: str, path: str, now: float) -> IdempotencyRecord | None:
+        row = self._conn.execute(
+            "SELECT key, method, path, fingerprint, status, body, created_at FROM telnyx_idempotency"
+            " WHERE key = ? AND method = ? AND path = ?",
+            (key, method, path),
+        ).fetchone()
+        if row is None:
+            return None
+        record = IdempotencyRecord(*row)
+        if now - record.created_at >= IDEMPOTENCY_TTL_S:
+            with self._conn:
+                self._conn.execute(
+                    "DELETE FROM telnyx_idempotency WHERE key = ? AND method = ? AND path = ?", (key, method, path)
+                )
+            return None
+        return record
+
     # -- messages ------------------------------------------------------------------------------
 
     def get_message(self, outbound_id: int) -> MessageRow | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE outbound_id = ?", (outbound_id,)
+                f"SELECT {_COLUMNS} FROM messages WHERE outbound_id = ? AND provider = 'mta'", (outbound_id,)
             ).fetchone()
         return MessageRow.from_row(row) if row else None
 
@@ -270,6 +428,7 @@ class Store:
         to: str | None = None,
         message_id: str | None = None,
         request_id: str | None = None,
+        provider: str | None = None,
         limit: int | None = None,
         offset: int = 0,
         newest_first: bool = False,
@@ -277,7 +436,8 @@ class Store:
         """Messages in outbound-id order, optionally filtered (admin route and inbox page)."""
         where: list[str] = []
         params: list[Any] = []
-        for column, value in (("recipient", to), ("message_id", message_id), ("request_id", request_id)):
+        filters = (("recipient", to), ("message_id", message_id), ("request_id", request_id), ("provider", provider))
+        for column, value in filters:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -296,7 +456,7 @@ class Store:
 
     def deliveries(self, q: DeliveryQuery, *, now: float) -> tuple[list[MessageRow], int]:
         """One page of ``GET /deliveries`` and the total number of matching rows."""
-        where: list[str] = []
+        where: list[str] = ["provider = 'mta'"]
         params: dict[str, Any] = {"now": now}
         if q.query:
             escaped = q.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -420,7 +580,11 @@ class Store:
     # -- admin ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget messages, request ids, webhooks, groups and opt-outs. Outbound ids keep increasing."""
+        """Forget messages, request ids, webhooks, groups, opt-outs and Telnyx idempotency keys.
+
+        Outbound ids keep increasing.
+        """
         with self._lock, self._conn:
-            for table in ("messages", "requests", "webhooks", "groups", "group_members", "opt_outs"):
+            tables = ("messages", "requests", "webhooks", "groups", "group_members", "opt_outs")
+            for table in (*tables, "telnyx_messages", "telnyx_idempotency"):
                 self._conn.execute(f"DELETE FROM {table}")

@@ -41,6 +41,11 @@ class _SandboxClient:
         return self.url + "/v3"
 
     @property
+    def telnyx_base_url(self) -> str:
+        """Telnyx's base URL on this sandbox (the SDK's ``base_url``): ``http://127.0.0.1:PORT/v2``."""
+        return self.url + "/v2"
+
+    @property
     def api_key(self) -> str:
         return self.api_keys[0]
 
@@ -79,14 +84,26 @@ class _SandboxClient:
         opted: list[str] = response.json()["data"]["optedOut"]
         return opted
 
-    def fault(self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0) -> None:
-        """Inject ``kind`` for the next ``count`` sends, once ``after`` sends went through (``docs/sandbox.md``)."""
+    def fault(
+        self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0, provider: str = "mta"
+    ) -> None:
+        """Inject ``kind`` for the next ``count`` sends of ``provider`` (``mta``: ``POST /v3/send``,
+        ``telnyx``: ``POST /v2/messages``), once ``after`` sends went through (``docs/sandbox.md``)."""
         body: dict[str, Any] = {"fault": kind, "count": count}
+        if provider != "mta":
+            body["provider"] = provider
         if status is not None:
             body["status"] = status
         if after:
             body["after"] = after
         self.client().post("/_sandbox/faults", json=body).raise_for_status()
+
+    def telnyx_public_key(self) -> str:
+        """``GET /_sandbox/telnyx-public-key``: the base64 Ed25519 key that verifies ``/v2`` webhooks."""
+        response = self.client().get("/_sandbox/telnyx-public-key")
+        response.raise_for_status()
+        key: str = response.json()["public_key"]
+        return key
 
     def stats(self) -> dict[str, Any]:
         """``GET /_sandbox/stats``: counters since the last reset, plus ``messages`` and ``pendingFaults``."""
@@ -111,6 +128,9 @@ class SandboxServer(_SandboxClient):
         max_recipients: int = 1000,
         delivery_delay_s: float = 0.0,
         db_path: str | None = None,
+        telnyx_rate_limit: str = "0",
+        telnyx_webhook_url: str | None = None,
+        telnyx_signing_key: str | None = None,
         startup_timeout_s: float = 10.0,
     ) -> None:
         self.settings = Settings(
@@ -122,6 +142,9 @@ class SandboxServer(_SandboxClient):
             max_recipients=max_recipients,
             delivery_delay_s=delivery_delay_s,
             db_path=db_path,
+            telnyx_rate_limit=telnyx_rate_limit,
+            telnyx_webhook_url=telnyx_webhook_url,
+            telnyx_signing_key=telnyx_signing_key,
         )
         self.api_keys = api_keys
         self._startup_timeout = startup_timeout_s

@@ -81,8 +81,9 @@ def test_admin_messages_filters(sbx: SandboxServer) -> None:
     rows = sbx.messages()
     assert list(rows[0]) == [
         "messageId", "outboundId", "to", "text", "parts", "credits", "type", "status", "externalId", "tags",
-        "requestId", "createdAt", "scheduledFor",
+        "requestId", "createdAt", "scheduledFor", "provider",
     ]  # fmt: skip
+    assert {r["provider"] for r in rows} == {"mta"}
     assert [r["text"] for r in sbx.messages(to="+1 317-555-1111")] == ["a", "b"]
     assert [r["to"] for r in sbx.messages(messageId=a.message_id)] == ["+13175551111", "+13175550010"]
     assert [r["text"] for r in sbx.messages(requestId="rid-b")] == ["b"]
