@@ -179,6 +179,6 @@ def get_provider_info() -> dict[str, Any]:
                         "text again.",
                     },
                 },
-            }
+            },
         ],
     }

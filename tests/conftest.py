@@ -55,6 +55,16 @@ def mta_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
     return json.dumps(conn)
 
 
+TELNYX_FROM = "+13125550100"
+
+
+def telnyx_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
+    """The JSON form of a ``telnyx`` connection to the sandbox's ``/v2`` (sender ``TELNYX_FROM``)."""
+    return json.dumps(
+        {"conn_type": "telnyx", "host": base_url, "password": api_key, "extra": {"from": TELNYX_FROM, **extra}}
+    )
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Any]:
     from airflow_provider_mta.sandbox.testing import SandboxServer
@@ -69,6 +79,7 @@ def use_sandbox(server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv(
         "AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(server.base_url, api_key=server.api_key, send_rate_limit="0")
     )
+    monkeypatch.setenv("AIRFLOW_CONN_TELNYX_DEFAULT", telnyx_conn_json(server.telnyx_base_url, api_key=server.api_key))
     return server
 
 

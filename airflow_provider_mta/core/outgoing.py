@@ -177,7 +177,7 @@ class OutgoingRequest(BaseModel):
         if not liquid.variables(self.message) and "{%" not in self.message:
             return [(s, self.message) for s in subscribers]
         properties = self.properties or {}
-        out = []
+        out: list[tuple[str, str | None]] = []
         for s in subscribers:
             try:
                 out.append((s, liquid.render(self.message, properties.get(s, {}))))

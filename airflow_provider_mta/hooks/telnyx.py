@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, ConnectionSettings, SmsHook
 
 if TYPE_CHECKING:
-    from airflow_provider_mta.backends.telnyx.client import AsyncTelnyxClient, TelnyxClient, TelnyxSent
+    from airflow_provider_mta.backends.telnyx.client import AsyncTelnyxClient, TelnyxClient
+    from airflow_provider_mta.backends.telnyx.models import TelnyxSent
     from airflow_provider_mta.backends.telnyx.request import TelnyxRequest
     from airflow_provider_mta.core.delivery import DeliveryRecord
     from airflow_provider_mta.core.outgoing import OutgoingRequest, SendResult
@@ -116,7 +117,7 @@ class TelnyxHook(SmsHook):
         return TelnyxRequest
 
     def send(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
-        """One ``POST /messages`` per recipient; ambiguous, opted-out and refused recipients are reported, not raised."""
+        """One ``POST /messages`` per recipient; ambiguous, opted-out and refused ones are reported, not raised."""
         from airflow_provider_mta.core.idempotency import new_request_id
 
         request_id = request_id or new_request_id()

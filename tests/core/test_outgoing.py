@@ -44,7 +44,7 @@ def test_each_api_writes_dates_its_own_way_and_refuses_the_past():
         == "2031-01-01T08:00:00Z"
     )
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
-    with pytest.raises(MtaValidationError, match="scheduled_date: .* is in the past"):
+    with pytest.raises(MtaValidationError, match=r"scheduled_date: .* is in the past"):
         TelnyxRequest.build(subscribers=[ANN], message="x", scheduled_date=past)
 
 
