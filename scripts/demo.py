@@ -30,6 +30,7 @@ DAGS = {
     "nightly_personalized_batch": "success",
     "send_and_wait_for_delivery": "success",
     "hook_in_a_task": "success",
+    "telnyx_send": "success",
 }
 
 CUSTOMERS = [
@@ -86,6 +87,14 @@ def main() -> int:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags_examples"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW_CONN_MTA_DEFAULT": json.dumps({"conn_type": "mta", "host": sandbox.base_url, "password": API_KEY}),
+            "AIRFLOW_CONN_TELNYX_DEFAULT": json.dumps(
+                {
+                    "conn_type": "telnyx",
+                    "host": sandbox.telnyx_base_url,
+                    "password": API_KEY,
+                    "extra": {"from": "+13125550100"},
+                }
+            ),
             "AIRFLOW_CONN_CUSTOMERS_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "customers.db")}),
             "AIRFLOW_VAR_MTA_ONCALL_PHONE": ONCALL,
             # Batches hold back texts that would arrive outside 08:00-21:00 at each customer's location
@@ -107,9 +116,9 @@ def main() -> int:
         time.sleep(2.5)  # let the last texts reach their final status
         messages = sandbox.messages()
     step("What each phone received")
-    print(f"{'phone':<10} {'status':<15} text")
+    print(f"{'phone':<10} {'via':<7} {'status':<15} text")
     for m in sorted(messages, key=lambda m: (m["to"], m["createdAt"])):
-        print(f"{mask_recipient(m['to']):<10} {m['status']:<15} {m['text']}")
+        print(f"{mask_recipient(m['to']):<10} {m.get('provider', 'mta'):<7} {m['status']:<15} {m['text']}")
     problems += check_ledger(messages)
     if problems:
         print("\nDEMO FAILED:\n  " + "\n  ".join(problems))
@@ -142,6 +151,8 @@ def check_ledger(messages: list[dict]) -> list[str]:
         problems.append("the maintenance notice was not sent")
     if not any("data-quality" in t for t in by_phone.get("+13175550111", [])):
         problems.append("the hook example did not text the orders owner")
+    if not any(t == "Hi Kim, your order is ready at Main St." for t in by_phone.get("+13175550131", [])):
+        problems.append("the Telnyx example did not text Kim her pickup notice")
     return problems
 
 

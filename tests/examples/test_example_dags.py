@@ -10,7 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples"
-EXPECTED = {"oncall_alert_on_failure", "nightly_personalized_batch", "send_and_wait_for_delivery", "hook_in_a_task"}
+EXPECTED = {
+    "oncall_alert_on_failure",
+    "nightly_personalized_batch",
+    "send_and_wait_for_delivery",
+    "hook_in_a_task",
+    "telnyx_send",
+}
 
 
 def test_every_example_imports_without_errors_and_is_documented():
@@ -36,9 +42,10 @@ def test_make_demo_runs_every_example_dag_and_checks_the_ledger():
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
-    assert "Demo OK: 9 texts, 9 phones, all as expected." in out
+    assert "Demo OK: 11 texts, 11 phones, all as expected." in out
     for dag_id in EXPECTED:
         expected = "failed" if dag_id == "oncall_alert_on_failure" else "success"
         assert f"{dag_id}: run {expected}" in out
-    assert "***0010    INVALID_NUMBER  Hi Dee, you have 30 points at Acme Coffee" in out
+    assert "***0010    mta     INVALID_NUMBER  Hi Dee, you have 30 points at Acme Coffee" in out
+    assert "***0131    telnyx  DELIVERED       Hi Kim, your order is ready at Main St." in out
     assert "+1317" not in out  # phone numbers are masked in the table
