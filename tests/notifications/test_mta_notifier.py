@@ -99,3 +99,20 @@ def test_a_long_user_text_is_cut_to_one_sms_with_a_marker_not_lost(sandbox, caps
     assert row["text"].endswith("...(cut)") and len(row["text"]) <= 160
     assert long_text.startswith(row["text"].removesuffix("...(cut)"))
     assert "sent cut to fit" in capsys.readouterr().out
+
+
+def test_on_a_telnyx_connection_the_same_event_pages_once_sync_and_async(sandbox):
+    import asyncio
+
+    notifier = MtaNotifier(sms_conn_id="telnyx_default", subscribers=["+13175559998"])
+    notifier.notify({"ti": ti()})
+    notifier.notify({"ti": ti()})  # fired again: the same Idempotency-Key, Telnyx replays
+    asyncio.run(
+        MtaNotifier(sms_conn_id="telnyx_default", subscribers=["+13175559998"]).async_notify({"ti": ti(try_number=3)})
+    )
+    rows = sandbox.messages(provider="telnyx")
+    assert [r["text"] for r in rows] == [
+        "Airflow FAILED: nightly_load.load try 2 run scheduled__2025-03-06T00:00:00+00:00",
+        "Airflow FAILED: nightly_load.load try 3 run scheduled__2025-03-06T00:00:00+00:00",
+    ]
+    assert sandbox.messages(provider="mta") == []
