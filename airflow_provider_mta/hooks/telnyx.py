@@ -85,7 +85,7 @@ class TelnyxHook(SmsHook):
         if not (settings.extras.get("from") or settings.extras.get("messaging_profile_id")):
             raise MtaConfigError(
                 f"Connection {self.sms_conn_id!r} (Telnyx) names no sender: set its extra 'from' (a Telnyx number "
-                "such as +13125550100, or an alphanumeric sender id) or 'messaging_profile_id'"
+                "in E.164, or an alphanumeric sender id) or 'messaging_profile_id'"
             )
 
     # -- clients --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ The catalogue is printed at the end of the session (``fault_matrix.SECTIONS``).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from airflow_provider_mta.notifications.mta import MtaNotifier
 from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
 from airflow_provider_mta.operators.send import SendSmsOperator
 from airflow_provider_mta.sensors.delivery import MtaDeliverySensor
-from tests.conftest import mta_conn_json
+from tests.conftest import mta_conn_json, telnyx_conn_json
 from tests.reliability import fault_matrix
 from tests.reliability.helpers import XComValue, context, execute
 
@@ -369,6 +370,29 @@ CASES = [
     Case("hook-non-json-2xx", "MtaHook", "verify_api_key answered 200 'OK' (text)",
          lambda e: (mock_server(e, lambda r: httpx.Response(200, content=b"OK")), MtaHook().verify_api_key()),
          MtaTransportError, ("HTTP 200", "not JSON")),
+    # -- Telnyx connections (sms_conn_id picks the hook by the connection's type) --
+    Case("telnyx-no-sender", "SendSmsOperator", "telnyx connection with neither from nor messaging_profile_id",
+         lambda e: (e.conn("telnyx_x", json.dumps({"conn_type": "telnyx", "host": e.sandbox.telnyx_base_url,
+                                                    "password": e.sandbox.api_key})),
+                    send(e, sms_conn_id="telnyx_x")),
+         MtaConfigError, ("Connection 'telnyx_x' (Telnyx) names no sender", "'from'", "'messaging_profile_id'")),
+    Case("telnyx-wrong-api-key", "SendSmsOperator", "telnyx connection with a key Telnyx refuses (401)",
+         lambda e: (e.conn("telnyx_x", telnyx_conn_json(e.sandbox.telnyx_base_url, api_key="KEY-not-it")),
+                    send(e, sms_conn_id="telnyx_x")),
+         MtaUnauthorizedError, ("Telnyx", "401")),
+    Case("telnyx-mta-only-field", "BatchPersonalizedSmsOperator", "header='Acme' with a telnyx connection",
+         lambda e: batch(e, people(2), sms_conn_id="telnyx_default", header="Acme"),
+         MtaValidationError, ("header: is not a field of Telnyx's send request", "connection 'telnyx_default'")),
+    Case("telnyx-groups", "SendSmsOperator", "groups=[5] with a telnyx connection",
+         lambda e: send(e, sms_conn_id="telnyx_default", subscribers=None, groups=[5]),
+         MtaValidationError, ("groups: is not a field of Telnyx's POST /v2/messages",)),
+    Case("not-an-sms-connection", "SendSmsOperator", "sms_conn_id naming a postgres connection",
+         lambda e: (e.conn("warehouse", json.dumps({"conn_type": "postgres", "host": "127.0.0.1"})),
+                    send(e, sms_conn_id="warehouse")),
+         MtaConfigError, ("Connection 'warehouse' is of type 'postgres', which is no SMS API", "'telnyx'")),
+    Case("both-conn-names", "MtaDeliverySensor", "sms_conn_id='a', mta_conn_id='b'",
+         lambda e: sense(e, sms_conn_id="a", mta_conn_id="b", outbound_ids=[1]),
+         MtaConfigError, ("sms_conn_id='a' and mta_conn_id='b' name different connections",)),
 ]  # fmt: skip
 
 E164 = re.compile(r"\+\d{10,15}")
