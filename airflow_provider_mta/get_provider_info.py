@@ -12,7 +12,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-mta",
         "name": "Mobile Text Alerts",
-        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__ API.",
+        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__ or "
+        "`Telnyx <https://telnyx.com/>`__ API.",
         "versions": [__version__],
         "integrations": [
             {
