@@ -8,12 +8,12 @@ import shutil
 import tempfile
 from typing import TYPE_CHECKING
 
-from airflow_provider_mta.sandbox.delivery import WebhookDispatcher
 from airflow_provider_mta.sandbox.faults import FaultQueue
 from airflow_provider_mta.sandbox.ratelimit import FixedWindowLimiter
 from airflow_provider_mta.sandbox.stats import Stats
 from airflow_provider_mta.sandbox.store import Store
 from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
+from airflow_provider_mta.sandbox.webhook_dispatcher import WebhookDispatcher
 
 if TYPE_CHECKING:
     from starlette.requests import Request
