@@ -102,6 +102,13 @@ class SmsHook(BaseHook):
             "default_region": default_region,
         }
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give each hook its own form methods: Airflow 3.1 reads them only from a class's own ``__dict__``."""
+        super().__init_subclass__(**kwargs)
+        for name in ("get_ui_field_behaviour", "get_connection_form_widgets"):
+            if name not in cls.__dict__:
+                setattr(cls, name, classmethod(SmsHook.__dict__[name].__func__))
+
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Legacy form customisation (the same data is declared in ``get_provider_info``).

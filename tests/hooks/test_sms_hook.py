@@ -135,3 +135,5 @@ def test_the_ui_form_is_declared_per_connection_type():
     assert mta["placeholders"]["host"] == "https://api.mobile-text-alerts.com/v3"
     assert telnyx["placeholders"]["host"] == "https://api.telnyx.com/v2"
     assert telnyx["relabeling"] == {"host": "Base URL", "password": "API Key"}
+    for hook in (MtaHook, TelnyxHook):  # Airflow 3.1 reads the form methods only from a class's own __dict__
+        assert {"get_ui_field_behaviour", "get_connection_form_widgets"} <= set(hook.__dict__), hook
