@@ -29,7 +29,16 @@ class MtaValidationError(MtaError, ValueError):
 
 
 class MtaTransportError(MtaError):
-    """MTA could not be reached or did not answer (after retries)."""
+    """MTA could not be reached or did not answer (after retries).
+
+    ``maybe_sent`` is False only when the last attempt failed before any byte of the request left (a failure
+    to connect): then the API cannot have acted on it. Failover uses it to tell a clean failure from one
+    that may have texted.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class MtaAmbiguousSendError(MtaTransportError):

@@ -81,8 +81,8 @@ def test_failures_are_logged_not_raised(sandbox, monkeypatch, capsys):
     MtaNotifier(subscribers=["12"]).notify({"ti": ti()})
     assert sandbox.messages() == []
     logged = capsys.readouterr().out
-    assert "MTA notification not sent: MTA answered HTTP 401" in logged
-    assert "MTA notification not sent: subscribers[0]: ***12 is not a valid phone number" in logged
+    assert "SMS page not sent by any vendor: mta_bad (mta): down: MTA answered HTTP 401" in logged
+    assert "SMS page not sent by any vendor: mta_default (mta): refused: subscribers[0]: ***12 is not a valid phone number" in logged
     assert "bad-key-zz" not in logged
 
 

@@ -422,9 +422,9 @@ def test_bad_input_gets_a_clear_error_and_nothing_is_sent(
     if case.logged:
         assert raised is None, f"the notifier raised {raised!r}"
         output = capsys.readouterr().out + caplog.text
-        lines = [line for line in output.splitlines() if "MTA notification not sent:" in line]
+        lines = [line for line in output.splitlines() if "SMS page not sent" in line]
         assert lines, output[-2000:]
-        logged = lines[-1][lines[-1].index("MTA notification not sent:") :]
+        logged = lines[-1][lines[-1].index("SMS page not sent") :]
         text = logged
     elif case.error is None:
         assert raised is None, f"expected a documented skip, got {raised!r}"

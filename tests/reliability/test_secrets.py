@@ -193,7 +193,7 @@ def test_in_process_nothing_leaks(
     assert "Bad request: you sent 'Bearer ***'" in errors["echo 400"]  # the echo reached the error, redacted
     assert "***1111" in errors["echo 400"] and "HTTP 401" in errors["401 send"]
     logs = caplog.text + "".join(capfd.readouterr())
-    assert "MTA notification not sent: MTA answered HTTP 401" in logs and "***1111" in logs
+    assert "SMS page not sent by any vendor" in logs and "down: MTA answered HTTP 401" in logs and "***1111" in logs
     scan("in-process logs (DEBUG, every logger) and stdout/stderr", {"logs": logs})
     scan("in-process exceptions (text, repr, chained tracebacks, parsed bodies)", {**errors, **bodies})  # type: ignore[arg-type]
     scan("in-process XCom values", {k: json.dumps(v, default=repr) for k, v in xcoms.items()})
@@ -238,7 +238,7 @@ def test_under_airflow_nothing_leaks(
     # it all ran: sends, the sensors, the refused key, the echoing server, both notifiers
     assert result.out is not None, log[-4000:]
     assert result.out["wait_send"]["state"] == "success" and result.out["wait_batch"]["delivered"] == 2
-    assert "MTA answered HTTP 401" in log and "MTA notification not sent: MTA answered HTTP 401" in log
+    assert "MTA answered HTTP 401" in log and "SMS page not sent by any vendor" in log and "down: MTA answered HTTP 401" in log
     assert "you sent 'Bearer ***'" in log and "test_connection: False" in log
     texts = [m["to"] for m in sandbox.messages()]
     assert sorted(texts) == ["+13175551111", "+13175552222", "+13175553333", "+13175554444", "+13175559999"]

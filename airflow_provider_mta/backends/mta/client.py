@@ -119,7 +119,10 @@ class _ClientBase:
     def _transport_error(self, method: str, path: str, exc: httpx.TransportError) -> MtaTransportError:
         kind = type(exc).__name__
         detail = str(exc).replace(self._api_key, "***") or kind
-        return MtaTransportError(f"could not reach MTA at {self.base_url} ({method} {path}): {kind}: {detail}")
+        return MtaTransportError(
+            f"could not reach MTA at {self.base_url} ({method} {path}): {kind}: {detail}",
+            maybe_sent=not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)),
+        )
 
     def _parse(self, response: httpx.Response, request_id: str | None) -> Any:
         """Return the JSON body of a 2xx answer, or raise the mapped error."""

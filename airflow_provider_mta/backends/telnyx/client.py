@@ -117,7 +117,10 @@ class _ClientBase:
     def _transport_error(self, what: str, exc: httpx.TransportError) -> MtaTransportError:
         kind = type(exc).__name__
         detail = redact(str(exc), self._api_key) or kind
-        return MtaTransportError(f"could not reach {API} at {self.base_url} ({what}): {kind}: {detail}")
+        return MtaTransportError(
+            f"could not reach {API} at {self.base_url} ({what}): {kind}: {detail}",
+            maybe_sent=not isinstance(exc, NOT_SENT_ERRORS),
+        )
 
     @staticmethod
     def _ambiguous(payload: dict[str, Any], idempotency_key: str, cause: str) -> MtaAmbiguousSendError:
