@@ -148,5 +148,5 @@ def test_unusable_storm_storage_pages_without_it(sandbox, home, capsys):
 def test_cooldown_must_be_a_timedelta():
     from airflow_provider_mta.core.errors import MtaConfigError
 
-    with pytest.raises(MtaConfigError, match="cooldown must be a positive datetime.timedelta"):
+    with pytest.raises(MtaConfigError, match=r"cooldown must be a positive datetime\.timedelta"):
         MtaNotifier(subscribers=[ONCALL], cooldown=300)  # type: ignore[arg-type]
