@@ -94,13 +94,14 @@ class FailoverSender:
         failover_on_ambiguous: bool,
         breaker: CircuitBreaker = PROCESS_BREAKER,
         get_hook: Callable[..., SmsHook] | None = None,
+        known_hooks: dict[str, SmsHook] | None = None,
     ) -> None:
         self.conn_ids = list(conn_ids)
         self.hook_params = hook_params or {}
         self.failover_on_ambiguous = failover_on_ambiguous
         self.breaker = breaker
         self._get_hook = get_hook
-        self._hooks: dict[str, SmsHook | BaseException] = {}
+        self._hooks: dict[str, SmsHook | BaseException] = dict(known_hooks or {})
         self._skipped: list[str] = []
 
     def hook(self, conn_id: str) -> SmsHook:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
-    from airflow_provider_mta.core.outgoing import OutgoingRequest
+    from airflow_provider_mta.core.outgoing import OutgoingRequest, SendResult
     from airflow_provider_mta.core.quiet_hours import QuietHours
 
 SEND_FIELDS = (
@@ -88,8 +88,14 @@ class SendSmsOperator(BaseOperator):
     :param opt_out_conn_id: The SQL connection of the shared opt-out table (default: the ``mta``
         connection's extra ``opt_out_conn_id``).
     :param opt_out_table: That table's name (default ``mta_opt_outs``).
-    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param sms_conn_id: The SMS API's connection: of type ``mta``, ``telnyx`` or ``bird`` (its hook is picked
+        by type).
     :param mta_conn_id: The older name of ``sms_conn_id``.
+    :param fallback_conn_ids: SMS connections to send through, in order, when the previous vendor cannot
+        text now (network error or timeout after retries, 5xx, 401/402/403, 429 beyond the retry budget).
+        Each fallback's request is built and checked before anything is sent.
+    :param failover_on_ambiguous: Also fail over when the previous vendor may have texted (a lost answer):
+        the recipient may get two texts. Default False: such a send is reported, never sent again.
     """
 
     template_fields: Sequence[str] = (
@@ -109,6 +115,7 @@ class SendSmsOperator(BaseOperator):
         "suppress",
         "suppress_sql",
         "sms_conn_id",
+        "fallback_conn_ids",
     )
     template_ext: Sequence[str] = (".txt", ".liquid")
     template_fields_renderers = {"properties": "json", "tags": "json"}
@@ -150,6 +157,8 @@ class SendSmsOperator(BaseOperator):
         opt_out_table: str | None = None,
         sms_conn_id: str | None = None,
         mta_conn_id: str | None = None,
+        fallback_conn_ids: list[str] | None = None,
+        failover_on_ambiguous: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -193,6 +202,12 @@ class SendSmsOperator(BaseOperator):
         self.opt_out_conn_id = opt_out_conn_id
         self.opt_out_table = opt_out_table
         self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="SendSmsOperator")
+        from airflow_provider_mta.hooks.failover import fallback_conn_ids_of
+
+        self.fallback_conn_ids = fallback_conn_ids_of(
+            fallback_conn_ids, primary=self.sms_conn_id, owner=f"SendSmsOperator {self.task_id!r}"
+        )
+        self.failover_on_ambiguous = failover_on_ambiguous
 
     @property
     def mta_conn_id(self) -> str:
@@ -297,7 +312,11 @@ class SendSmsOperator(BaseOperator):
             }
         ti = context["ti"]
         request_id = self.request_id or derive_request_id(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, written)
-        result = self.hook.send(request, request_id=request_id)
+        failover: list[str] = []
+        if self.fallback_conn_ids:
+            result, failover = self._send_with_failover(request, request_id=request_id)
+        else:
+            result = self.hook.send(request, request_id=request_id)
         if result.already_sent:
             self.log.warning("Already sent by an earlier try (MTA answered 409 for %s); not sent again", request_id)
         else:
@@ -331,5 +350,51 @@ class SendSmsOperator(BaseOperator):
             "opted_out_at_send": len(result.opted_out),
             "failed": len(result.failures),
             "failures": result.failures,
+            **({"failover": failover} if failover else {}),
             **compliance.xcom(),
         }
+
+    def _send_with_failover(self, request: OutgoingRequest, *, request_id: str) -> tuple[SendResult, list[str]]:
+        """Send through the primary, then each fallback; every fallback's request is checked before any send."""
+        from airflow_provider_mta.core.errors import MtaConfigError
+        from airflow_provider_mta.hooks.failover import FailoverSender
+
+        sender = FailoverSender(
+            conn_ids=[self.sms_conn_id, *self.fallback_conn_ids],
+            hook_params={"default_region": self.default_region} if self.default_region else {},
+            failover_on_ambiguous=self.failover_on_ambiguous,
+            get_hook=get_sms_hook,
+            known_hooks={self.sms_conn_id: self.hook},
+        )
+
+        def build(hook: SmsHook) -> OutgoingRequest:
+            if hook is self.hook:
+                return request
+            fields = request.model_dump(exclude_none=True, exclude_defaults=True)
+            built: OutgoingRequest = hook.request_type().build(region=hook.region, **fields)
+            return built
+
+        requests = sender.prepare(build)
+        for conn_id, built in requests.items():
+            if isinstance(built, BaseException):
+                raise MtaConfigError(
+                    f"fallback_conn_ids: connection {conn_id!r} cannot send this request: {built}"
+                ) from None
+        outcome = sender.send(requests, request_id=request_id)
+        attempts = [a.describe() for a in outcome.attempts]
+        for line in attempts[:-1] if outcome.sent else ():
+            self.log.warning("Failover: %s", line)
+        if not outcome.results:
+            assert outcome.error is not None
+            self.log.error("No SMS vendor sent this request: %s", outcome.reasons())
+            raise outcome.error
+        conn_id, result = outcome.results[-1]
+        if len(outcome.results) > 1:  # an ambiguous vendor, then another: report what every vendor did
+            first = outcome.results[0][1]
+            result = result.model_copy(
+                update={"unknown": [], "total_sent": sum(r.total_sent for _, r in outcome.results)}
+            )
+            self.log.warning("%d recipient(s) may have been texted by two vendors", len(first.unknown))
+        if conn_id != self.sms_conn_id:
+            self.log.warning("Sent through fallback connection %r (%s)", conn_id, result.provider)
+        return result, attempts if any(a.outcome != "sent" for a in outcome.attempts) else []
