@@ -19,7 +19,7 @@ from airflow_provider_mta.sandbox.bird_errors import BirdError, invalid
 MAX_CONTACTS = 50
 MAX_TEXT = 1600
 MAX_REFERENCE = 256
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # used with fullmatch: no trailing newline, ASCII digits only
 FIELDS = frozenset({"receiver", "body", "template", "reference"})
 _NOT_SIMULATED = "is not simulated by the sandbox"
 
@@ -65,7 +65,7 @@ def _contacts(payload: dict[str, Any]) -> tuple[str, ...]:
         if contact.get("identifierKey") != "phonenumber":
             raise invalid(f"{field}.identifierKey", 'must be "phonenumber"')
         value = contact.get("identifierValue")
-        if not isinstance(value, str) or not E164.match(value):
+        if not isinstance(value, str) or not E164.fullmatch(value):
             raise invalid(f"{field}.identifierValue", "must be a phone number in E.164 format (+ and 7 to 15 digits)")
         numbers.append(value)
     return tuple(numbers)
@@ -77,10 +77,9 @@ def _text(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if "body" not in payload:
         raise invalid("body", "is required unless template is given")
     body = _object(payload["body"], "body")
-    _only(body, frozenset({"type", "text"}), "body")
-    kind = body.get("type")
-    if kind != "text":
+    if body.get("type") != "text":
         raise invalid("body.type", 'only text bodies are simulated (type "text")')
+    _only(body, frozenset({"type", "text"}), "body")
     text_object = _object(body.get("text"), "body.text")
     _only(text_object, frozenset({"text"}), "body.text")
     text = text_object.get("text")
