@@ -29,7 +29,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     add("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     add("--port", type=int, default=8787, help="port (default %(default)s)")
     add("--api-key", action="append", dest="api_keys", metavar="KEY", help="accepted API key, repeatable")
-    add("--latency-ms", type=int, default=0, metavar="N", help="delay added to every /v3 request")
+    add("--latency-ms", type=int, default=0, metavar="N", help="delay added to every /v3, /v2 and Bird request")
     add(
         "--send-rate-limit",
         default="25/15",
