@@ -33,12 +33,14 @@ with DAG(
         from airflow_provider_mta.hooks.mta import MtaHook
 
         hook = MtaHook()  # mta_default
-        ti = context["ti"]
+        ti, dag_run = context["ti"], context["dag_run"]
+        # context["ds"] exists only in runs with a logical date (not in one triggered without it)
+        day = (dag_run.logical_date or dag_run.run_after).strftime("%Y-%m-%d")
         message_ids = []
         for check in checks:
             result = hook.send_message(
                 subscribers=[check["owner"]],
-                message=f"{check['failed']} data-quality check(s) failed on {check['table']} ({context['ds']})",
+                message=f"{check['failed']} data-quality check(s) failed on {check['table']} ({day})",
                 # the same id on a retry: MTA answers 409 instead of texting again
                 request_id=derive_request_id(ti.dag_id, ti.task_id, ti.run_id, check["table"]),
             )

@@ -27,7 +27,8 @@ with DAG(
     send = SendSmsOperator(
         task_id="send_maintenance_notice",
         subscribers="{{ params.recipients }}",
-        message="Planned maintenance tonight 22:00-23:00 UTC ({{ ds }}). No action needed.",
+        # dag_run.run_after: every run has it; {{ ds }} is absent in a run triggered without a logical date
+        message="Planned maintenance tonight 22:00-23:00 UTC ({{ dag_run.run_after | ds }}). No action needed.",
         tags={"dag_run": "{{ run_id }}"},
     )
     MtaDeliverySensor(

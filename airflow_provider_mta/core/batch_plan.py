@@ -246,12 +246,16 @@ def _check_columns(mapping: ColumnMapping, columns: list[str], needed: list[str]
     available = set(mapping.property_names(columns)) | set(defaults)
     unknown = [name for name in needed if name not in available]
     if unknown:
-        raise MtaValidationError(
-            f"message: {', '.join('{{ ' + n + ' }}' for n in unknown)} is neither an Airflow context name nor a "
-            f"property of the rows ({', '.join(sorted(available)) or 'none'}); check the column names, "
-            "property_columns, rename_columns and defaults",
-            field="message",
-        )
+        # ds, ts, logical_date ...: a context name the run lacks (no logical date), not a mistyped column
+        problems = [hint for hint in map(liquid.absent_context_name, unknown) if hint]
+        others = [name for name in unknown if name not in liquid.LOGICAL_DATE_NAMES]
+        if others:
+            problems.append(
+                f"{', '.join('{{ ' + n + ' }}' for n in others)} is neither an Airflow context name nor a "
+                f"property of the rows ({', '.join(sorted(available)) or 'none'}); check the column names, "
+                "property_columns, rename_columns and defaults"
+            )
+        raise MtaValidationError(f"message: {'; '.join(problems)}", field="message")
 
 
 def _render(message: str | None, props: Mapping[str, Any], row_no: int, recipient: str) -> str:

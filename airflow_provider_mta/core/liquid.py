@@ -27,6 +27,34 @@ _KEYWORDS = frozenset(
     limit offset reversed with include render""".split()  # noqa: SIM905
 )
 
+# Airflow context names that exist only in a run with a logical date: a run triggered from the UI, the CLI or
+# the REST API without one has none of them (Airflow 3). Each maps to what renders in every kind of run.
+_SAME_DATE = "(dag_run.logical_date or dag_run.run_after)"
+LOGICAL_DATE_NAMES: dict[str, str] = {
+    "ds": f"{{{{ {_SAME_DATE} | ds }}}}",
+    "ds_nodash": f"{{{{ {_SAME_DATE} | ds_nodash }}}}",
+    "ts": f"{{{{ {_SAME_DATE} | ts }}}}",
+    "ts_nodash": f"{{{{ {_SAME_DATE} | ts_nodash }}}}",
+    "ts_nodash_with_tz": f"{{{{ {_SAME_DATE} | ts_nodash_with_tz }}}}",
+    "logical_date": "{{ dag_run.logical_date or dag_run.run_after }}",
+    "data_interval_start": "{{ dag_run.data_interval_start or dag_run.run_after }}",
+    "data_interval_end": "{{ dag_run.data_interval_end or dag_run.run_after }}",
+    "prev_data_interval_start_success": "{{ dag_run.run_after }}",
+    "prev_data_interval_end_success": "{{ dag_run.run_after }}",
+}
+
+
+def absent_context_name(name: str) -> str | None:
+    """For a context name only runs with a logical date have: why it is missing and what to write instead."""
+    instead = LOGICAL_DATE_NAMES.get(name)
+    if instead is None:
+        return None
+    return (
+        f"{{{{ {name} }}}} is an Airflow context variable, but absent in this run: a run without a logical date "
+        f"(triggered manually, from the CLI or the REST API) has no {name}; write {instead} instead, "
+        "which renders in every kind of run"
+    )
+
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
@@ -171,6 +199,9 @@ def protect_liquid(
             return match.group(0)
         if unknown_to_liquid:
             return keep(match)
+        absent = absent_context_name(name)
+        if absent is not None:
+            raise MtaValidationError(f"message: {absent}", field="message")
         known = ", ".join(sorted(liquid_names)) or "none given"
         raise MtaValidationError(
             f"message: {{{{ {name} }}}} is neither a recipient property ({known}) nor an Airflow context name",

@@ -16,6 +16,7 @@ from airflow.sdk import BaseHook
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
+    from urllib.parse import SplitResult
 
     from airflow.sdk import Connection
 
@@ -220,16 +221,24 @@ class SmsHook(BaseHook):
 
     @classmethod
     def base_url_of(cls, conn: Connection) -> str:
-        """The API's base URL from the Base URL field: ``host``, ``host:port`` or a full URL."""
-        host = (conn.host or "").strip()
-        if not host:
+        """The API's base URL from the Base URL field: ``host``, ``host:port``, ``host/path`` or a full URL.
+
+        A missing scheme becomes ``http`` for a loopback host and ``https`` otherwise; a missing path
+        becomes the connection's schema, else :attr:`default_path` (``v3``, ``v2``); a path given is kept;
+        the Port field fills in a port the host does not name; no trailing slash.
+        """
+        from urllib.parse import urlsplit
+
+        field = (conn.host or "").strip()
+        if not field:
             return cls.default_base_url
-        if "://" in host:
-            return host.rstrip("/")
-        scheme = "http" if host.split("/")[0].split(":")[0] in _LOOPBACK else "https"
-        port = f":{conn.port}" if conn.port and ":" not in host.split("/")[0] else ""
-        path = host.partition("/")[2] or (conn.schema or cls.default_path)
-        return f"{scheme}://{host.split('/')[0]}{port}/{path.strip('/')}"
+        parts = urlsplit(field if "://" in field else f"//{field}")
+        netloc, hostname = parts.netloc, (parts.hostname or "").lower()
+        scheme = parts.scheme or ("http" if hostname in _LOOPBACK else "https")
+        if conn.port and not _names_port(parts):
+            netloc = f"{netloc}:{conn.port}"
+        path = parts.path.strip("/") or (conn.schema or cls.default_path).strip("/")
+        return f"{scheme}://{netloc}/{path}".rstrip("/")
 
     @property
     def region(self) -> str:
@@ -350,6 +359,14 @@ class SmsHook(BaseHook):
             return
         async with await self.aget_conn() as own:
             yield own
+
+
+def _names_port(parts: SplitResult) -> bool:
+    """Whether a URL names a port (one that is not a number counts: the URL is then used as typed)."""
+    try:
+        return parts.port is not None
+    except ValueError:
+        return True
 
 
 def _declared(conn_type: str) -> dict[str, Any]:

@@ -20,15 +20,32 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every flag's default; a flag whose default is None says in its own help what happens without it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     """The settings and the uvicorn log level from the command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_mta.sandbox", description="Local MTA-compatible SMS API sandbox."
+        prog="python -m airflow_provider_mta.sandbox",
+        description="Local MTA-compatible SMS API sandbox.",
+        formatter_class=_DefaultsHelpFormatter,
     )
     add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
-    add("--port", type=int, default=8787, help="port (default %(default)s)")
-    add("--api-key", action="append", dest="api_keys", metavar="KEY", help="accepted API key, repeatable")
+    add("--host", default="127.0.0.1", help="address to bind")
+    add("--port", type=int, default=8787, help="port")
+    add(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help=f"accepted API key, repeatable; giving any replaces the default (default: {DEFAULT_API_KEY})",
+    )
     add("--latency-ms", type=int, default=0, metavar="N", help="delay added to every /v3, /v2 and Bird request")
     add(
         "--send-rate-limit",
@@ -36,15 +53,19 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
         metavar="N/SECONDS",
         help="per API key on /v3/send, per workspace on Bird's POST .../messages; 0 = off",
     )
-    add("--max-recipients", type=int, default=1000, metavar="N", help="per /send (default %(default)s)")
+    add("--max-recipients", type=int, default=1000, metavar="N", help="per /send")
     add("--delivery-delay-s", type=float, default=2.0, metavar="S", help="QUEUED to final status")
     add("--telnyx-rate-limit", default="100/60", metavar="N/SECONDS", help="per API key on /v2; 0 = off")
-    add("--telnyx-webhook-url", default=None, metavar="URL", help="profile webhook of /v2 messages")
-    add("--telnyx-signing-key", default=None, metavar="BASE64", help="Ed25519 private key (32-byte seed)")
+    add("--telnyx-webhook-url", metavar="URL", help="profile webhook of /v2 messages (default: none)")
+    add(
+        "--telnyx-signing-key",
+        metavar="BASE64",
+        help="Ed25519 private key (32-byte seed) (default: a fresh key at every start)",
+    )
     add("--bird-workspace-id", default=DEFAULT_BIRD_WORKSPACE_ID, metavar="UUID", help="the Bird workspace")
     add("--bird-channel-id", default=DEFAULT_BIRD_CHANNEL_ID, metavar="UUID", help="the Bird SMS channel")
-    add("--db", default=None, metavar="PATH", help="SQLite ledger (default: a throwaway temp file)")
-    add("--log-level", default="info", help="uvicorn log level (default %(default)s)")
+    add("--db", metavar="PATH", help="SQLite ledger (default: a throwaway temp file)")
+    add("--log-level", default="info", help="uvicorn log level")
     args = parser.parse_args(argv)
     try:
         settings = Settings(
@@ -67,6 +88,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     return settings, args.log_level
 
 
+def accepted_keys(api_keys: Sequence[str]) -> str:
+    """The accepted keys for the start banner: the default key is shown; keys given with --api-key are not
+    (they may be real-looking keys, and logs of the sandbox are kept)."""
+    if tuple(api_keys) == (DEFAULT_API_KEY,):
+        return f"{DEFAULT_API_KEY} (send it as the connection's password, or Authorization: Bearer {DEFAULT_API_KEY})"
+    count = len(api_keys)
+    return f"({count} key{'s' if count != 1 else ''} given with --api-key)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
@@ -77,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = f"http://{settings.host}:{settings.port}"
     ledger = settings.db_path or "(temp file)"
     print(f"MTA sandbox: API {where}/v3, Telnyx API {where}/v2, inbox {where}/, ledger {ledger}", flush=True)
+    print(f"API key: {accepted_keys(settings.api_keys)}", flush=True)
     public_key = app.state.sandbox.telnyx_signer.public_key
     print(f"Telnyx webhook public key (Ed25519, base64): {public_key}", flush=True)
     channel = f"{where}/workspaces/{settings.bird_workspace_id}/channels/{settings.bird_channel_id}"

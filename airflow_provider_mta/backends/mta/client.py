@@ -145,6 +145,7 @@ class _ClientBase:
             content_type=response.headers.get("content-type", ""),
             retry_after_header=response.headers.get("retry-after"),
             client_request_id=request_id,
+            base_url=self.base_url,
         )
         if isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
             self.send_pacer.pause_until_delay(error.retry_after)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_provider_mta.core.errors import MtaApiError, error_class_for, parse_retry_after, summarize_non_json
 from airflow_provider_mta.core.masking import mask_phone_numbers
@@ -16,8 +17,13 @@ def error_from_response(
     content_type: str = "",
     retry_after_header: str | None = None,
     client_request_id: str | None = None,
+    base_url: str | None = None,
 ) -> MtaApiError:
-    """Build the right :class:`MtaApiError` from an HTTP error answer, JSON or not."""
+    """Build the right :class:`MtaApiError` from an HTTP error answer, JSON or not.
+
+    A bare 404 (no MTA error body) to a base URL whose path does not end in ``/v3`` says so: MTA's API
+    lives under ``/v3``, so the URL, not the resource, is most likely wrong.
+    """
     parsed: Any = None
     text = body.decode("utf-8", errors="replace")
     try:
@@ -41,9 +47,12 @@ def error_from_response(
             retry_after=retry_after,
             body=parsed,
         )
+    message = f"unexpected {summarize_non_json(text, content_type)}"
+    if status_code == 404 and base_url is not None and not urlsplit(base_url).path.rstrip("/").endswith("/v3"):
+        message += f"; the base URL {base_url} has no /v3; MTA's API lives under /v3"
     return cls(
         status_code=status_code,
-        message=mask_phone_numbers(f"unexpected {summarize_non_json(text, content_type)}"),
+        message=mask_phone_numbers(message),
         request_id=client_request_id,
         retry_after=retry_after,
     )
