@@ -48,6 +48,9 @@ class MtaNotifier(BaseNotifier):
     :param only_final_failure: Do not page for a failure callback fired while the task will still be
         retried (Airflow fires some after a worker restart); default True.
     :param circuit_breaker: How long a vendor that just failed is skipped by later pages of this process.
+    :param retries_before_failover: With fallbacks, each vendor's retries before the page moves on
+        (default 1, instead of the connection's ``max_retries``: a page with somewhere else to go should not
+        wait out a long back-off); ``None`` keeps each connection's own.
     """
 
     template_fields: Sequence[str] = ("message", "subscribers", "groups", "sms_conn_id", "fallback_conn_ids")
@@ -66,6 +69,7 @@ class MtaNotifier(BaseNotifier):
         storm_conn_id: str | None = None,
         only_final_failure: bool = True,
         circuit_breaker: dt.timedelta | None = None,
+        retries_before_failover: int | None = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -84,6 +88,13 @@ class MtaNotifier(BaseNotifier):
         self.storm_conn_id = storm_conn_id
         self.only_final_failure = only_final_failure
         self.circuit_breaker = circuit_breaker
+        if retries_before_failover is not None and (
+            not isinstance(retries_before_failover, int) or retries_before_failover < 0
+        ):
+            raise MtaConfigError(
+                f"MtaNotifier: retries_before_failover must be an int >= 0 or None, got {retries_before_failover!r}"
+            )
+        self.retries_before_failover = retries_before_failover
         self.last_result: dict[str, Any] | None = None
 
     @property
@@ -105,8 +116,10 @@ class MtaNotifier(BaseNotifier):
         breaker = PROCESS_BREAKER
         if self.circuit_breaker is not None:
             breaker = CircuitBreaker(open_for_s=self.circuit_breaker.total_seconds())
+        retries = self.retries_before_failover if self.fallback_conn_ids else None
         return FailoverSender(
             conn_ids=[self.sms_conn_id, *self.fallback_conn_ids],
+            hook_params={"max_retries": retries} if retries is not None else {},
             failover_on_ambiguous=True,
             breaker=breaker,
             get_hook=get_sms_hook,

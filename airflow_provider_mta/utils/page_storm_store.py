@@ -67,7 +67,7 @@ class PageStormStore:
 
                 hook = get_db_hook(self.conn_id)
                 self._mark = getattr(hook, "placeholder", None) or "%s"
-                self._conn = hook.get_conn()
+                self._conn = _shareable(hook.get_conn())
             else:
                 import sqlite3
 
@@ -206,6 +206,20 @@ class PageStormStore:
                 return rows
             finally:
                 cursor.close()
+
+
+def _shareable(conn: Any) -> Any:
+    """A DB-API connection the digest thread may use: sqlite3's are reopened without the same-thread check
+    (common.sql's SqliteHook opens them with it); other drivers' connections may change threads as they are."""
+    import sqlite3
+
+    if not isinstance(conn, sqlite3.Connection):
+        return conn
+    files = [row[2] for row in conn.execute("PRAGMA database_list").fetchall() if row[1] == "main"]
+    if not files or not files[0]:
+        return conn  # an in-memory database: no other process could see it anyway
+    conn.close()
+    return sqlite3.connect(files[0], timeout=30, check_same_thread=False)
 
 
 def default_path() -> str:
