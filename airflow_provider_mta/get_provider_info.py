@@ -12,8 +12,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-mta",
         "name": "Mobile Text Alerts",
-        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__ or "
-        "`Telnyx <https://telnyx.com/>`__ API.",
+        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__, "
+        "`Telnyx <https://telnyx.com/>`__ or `Bird <https://bird.com/>`__ API.",
         "versions": [__version__],
         "integrations": [
             {
@@ -26,6 +26,11 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://developers.telnyx.com/docs/messaging",
                 "tags": ["service"],
             },
+            {
+                "integration-name": "Bird",
+                "external-doc-url": "https://docs.bird.com/api/channels-api",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
@@ -33,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_mta.hooks.sms", "airflow_provider_mta.hooks.mta"],
             },
             {"integration-name": "Telnyx", "python-modules": ["airflow_provider_mta.hooks.telnyx"]},
+            {"integration-name": "Bird", "python-modules": ["airflow_provider_mta.hooks.bird"]},
         ],
         "operators": [
             {
@@ -167,6 +173,65 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["string", "null"]},
                         "description": "Optional. Client-side pacing of POST /messages as N/SECONDS (default off: "
                         "Telnyx queues messages at your number's rate).",
+                    },
+                    "default_region": {
+                        "label": "Default phone region",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
+                    },
+                    "opt_out_conn_id": {
+                        "label": "Opt-out table connection",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
+                        "text again.",
+                    },
+                },
+            },
+            {
+                "hook-class-name": "airflow_provider_mta.hooks.bird.BirdHook",
+                "hook-name": "Bird",
+                "connection-type": "bird",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "relabeling": {"host": "Base URL", "password": "Access Key"},
+                    "placeholders": {
+                        "host": "https://api.bird.com",
+                        "password": "your Bird access key",
+                        "workspace_id": "5f0c1b2e-...",
+                        "channel_id": "5f0c1b2e-...",
+                        "timeout": "30",
+                        "max_retries": "5",
+                        "send_rate_limit": "0",
+                        "default_region": "US",
+                        "opt_out_conn_id": "my_postgres",
+                    },
+                },
+                "conn-fields": {
+                    "workspace_id": {
+                        "label": "Workspace id",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Required. The Bird workspace (a UUID) the SMS channel belongs to.",
+                    },
+                    "channel_id": {
+                        "label": "Channel id",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Required. The Bird SMS channel (a UUID) the texts are sent from.",
+                    },
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                        "description": "Optional. Seconds to wait for Bird to answer one request (default 30).",
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"]},
+                        "description": "Optional. Retries on 429 and on connection failures before sending "
+                        "(default 5). An ambiguous failure of a send is never retried.",
+                    },
+                    "send_rate_limit": {
+                        "label": "Send rate limit",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. Client-side pacing of message sends as N/SECONDS (default off).",
                     },
                     "default_region": {
                         "label": "Default phone region",

@@ -2,7 +2,7 @@
 
 Modelled on common.sql, where generic operators work over whatever ``DbApiHook`` a connection resolves
 to: the operators, sensor, trigger and notifier of this package call only the methods below and never
-name a vendor. Each backend's hook (``hooks/mta.py``, ``hooks/telnyx.py``) subclasses it.
+name a vendor. Each backend's hook (``hooks/mta.py``, ``hooks/telnyx.py``, ``hooks/bird.py``) subclasses it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 HOOKS_BY_CONN_TYPE = {
     "mta": "airflow_provider_mta.hooks.mta.MtaHook",
     "telnyx": "airflow_provider_mta.hooks.telnyx.TelnyxHook",
+    "bird": "airflow_provider_mta.hooks.bird.BirdHook",
 }
 """Connection type -> the hook that provides its backend (import path; imported only when used)."""
 
@@ -229,7 +230,7 @@ class SmsHook(BaseHook):
         scheme = "http" if host.split("/")[0].split(":")[0] in _LOOPBACK else "https"
         port = f":{conn.port}" if conn.port and ":" not in host.split("/")[0] else ""
         path = host.partition("/")[2] or (conn.schema or cls.default_path)
-        return f"{scheme}://{host.split('/')[0]}{port}/{path.strip('/')}"
+        return f"{scheme}://{host.split('/')[0]}{port}/{path.strip('/')}".rstrip("/")
 
     @property
     def region(self) -> str:
@@ -382,7 +383,7 @@ def hook_class(conn_type: str, *, conn_id: str) -> type[SmsHook]:
 
 
 def get_sms_hook(sms_conn_id: str, **hook_params: Any) -> SmsHook:
-    """The hook of the connection's type (``mta`` -> MtaHook, ``telnyx`` -> TelnyxHook), like ``conn.get_hook()``."""
+    """The hook of the connection's type (``mta`` -> MtaHook, ``telnyx`` -> TelnyxHook, ``bird`` -> BirdHook)."""
     conn = BaseHook.get_connection(sms_conn_id)
     return hook_class(conn.conn_type or "", conn_id=sms_conn_id)(sms_conn_id, **hook_params)
 
