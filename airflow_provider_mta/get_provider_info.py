@@ -6,7 +6,6 @@ from typing import Any
 
 from airflow_provider_mta import __version__
 
-
 _PER_RECIPIENT_RETRIES = (
     "Optional. Retries on 429 and on connection failures before sending (default 5). An ambiguous failure of a "
     "send is never retried."
