@@ -1,4 +1,5 @@
-"""``python -m airflow_provider_mta.sandbox``: run the local MTA- and Telnyx-compatible server with uvicorn."""
+"""``python -m airflow_provider_mta.sandbox``: run the local MTA-, Telnyx- and Bird-compatible server with
+uvicorn."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from airflow_provider_mta.core.errors import MtaConfigError
-from airflow_provider_mta.sandbox.settings import DEFAULT_API_KEY, Settings, is_loopback
+from airflow_provider_mta.sandbox.settings import (
+    DEFAULT_API_KEY,
+    DEFAULT_BIRD_CHANNEL_ID,
+    DEFAULT_BIRD_WORKSPACE_ID,
+    Settings,
+    is_loopback,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,13 +29,20 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     add("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     add("--port", type=int, default=8787, help="port (default %(default)s)")
     add("--api-key", action="append", dest="api_keys", metavar="KEY", help="accepted API key, repeatable")
-    add("--latency-ms", type=int, default=0, metavar="N", help="delay added to every /v3 request")
-    add("--send-rate-limit", default="25/15", metavar="N/SECONDS", help="per API key on /send; 0 = off")
+    add("--latency-ms", type=int, default=0, metavar="N", help="delay added to every /v3, /v2 and Bird request")
+    add(
+        "--send-rate-limit",
+        default="25/15",
+        metavar="N/SECONDS",
+        help="per API key on /v3/send, per workspace on Bird's POST .../messages; 0 = off",
+    )
     add("--max-recipients", type=int, default=1000, metavar="N", help="per /send (default %(default)s)")
     add("--delivery-delay-s", type=float, default=2.0, metavar="S", help="QUEUED to final status")
     add("--telnyx-rate-limit", default="100/60", metavar="N/SECONDS", help="per API key on /v2; 0 = off")
     add("--telnyx-webhook-url", default=None, metavar="URL", help="profile webhook of /v2 messages")
     add("--telnyx-signing-key", default=None, metavar="BASE64", help="Ed25519 private key (32-byte seed)")
+    add("--bird-workspace-id", default=DEFAULT_BIRD_WORKSPACE_ID, metavar="UUID", help="the Bird workspace")
+    add("--bird-channel-id", default=DEFAULT_BIRD_CHANNEL_ID, metavar="UUID", help="the Bird SMS channel")
     add("--db", default=None, metavar="PATH", help="SQLite ledger (default: a throwaway temp file)")
     add("--log-level", default="info", help="uvicorn log level (default %(default)s)")
     args = parser.parse_args(argv)
@@ -45,6 +59,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
             telnyx_rate_limit=args.telnyx_rate_limit,
             telnyx_webhook_url=args.telnyx_webhook_url,
             telnyx_signing_key=args.telnyx_signing_key,
+            bird_workspace_id=args.bird_workspace_id,
+            bird_channel_id=args.bird_channel_id,
         )
     except (ValueError, MtaConfigError) as exc:
         parser.error(str(exc))
@@ -63,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"MTA sandbox: API {where}/v3, Telnyx API {where}/v2, inbox {where}/, ledger {ledger}", flush=True)
     public_key = app.state.sandbox.telnyx_signer.public_key
     print(f"Telnyx webhook public key (Ed25519, base64): {public_key}", flush=True)
+    channel = f"{where}/workspaces/{settings.bird_workspace_id}/channels/{settings.bird_channel_id}"
+    print(
+        f"Bird API {where} (workspace {settings.bird_workspace_id}, channel {settings.bird_channel_id}):"
+        f" {channel}/messages",
+        flush=True,
+    )
     if not is_loopback(settings.host):
         print("Bound to a non-loopback host: /_sandbox/ routes need an API key as Bearer token.", flush=True)
     uvicorn.run(

@@ -37,8 +37,23 @@ Endpoint = Callable[["Request"], Awaitable["Response"]]
 def bearer_key(request: Request, accepted: tuple[str, ...]) -> str | None:
     """The accepted API key in ``Authorization: Bearer <key>``, or None."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return _accepted(token, accepted)
+
+
+def access_key(request: Request, accepted: tuple[str, ...]) -> str | None:
+    """The accepted API key in Bird's ``Authorization: AccessKey <key>`` (the scheme exactly so), or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme != "AccessKey":
+        return None
+    return _accepted(token, accepted)
+
+
+def _accepted(token: str, accepted: tuple[str, ...]) -> str | None:
+    """The accepted key equal to ``token`` (compared in constant time), or None."""
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    if not token:
         return None
     matches = [key for key in accepted if hmac.compare_digest(key.encode(), token.encode())]
     return matches[0] if matches else None

@@ -1,5 +1,6 @@
-"""Injected failures for the next N ``POST /v3/send`` (or, with provider ``telnyx``, ``POST /v2/messages``)
-calls, and the answers they produce."""
+"""Injected failures for the next N ``POST /v3/send`` (with provider ``telnyx``: ``POST /v2/messages``;
+with provider ``bird``: ``POST /workspaces/{ws}/channels/{ch}/messages``) calls, and the answers they
+produce."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 FAULT_KINDS = ("status", "rate_limit", "html", "timeout", "drop_after_commit")
-FAULT_PROVIDERS = ("mta", "telnyx")
+FAULT_PROVIDERS = ("mta", "telnyx", "bird")
 TIMEOUT_CAP_S = 60.0
 
 _BAD_GATEWAY_PAGE = """<!DOCTYPE html>
@@ -45,7 +46,7 @@ class FaultQueue:
 
     A fault with ``after=M`` first lets M sends through (counted once it is at the head of the queue),
     so a test can aim a fault at, say, the eighth chunk of a batch. Each provider has its own queue
-    order: a ``telnyx`` fault is never consumed by an MTA send, and the other way round.
+    order: a ``telnyx`` or ``bird`` fault is never consumed by another provider's send.
     """
 
     def __init__(self) -> None:
@@ -119,16 +120,18 @@ class DropConnection(Exception):
 
 
 class DroppedResponse(Response):
-    """Starts a response that promises a body, then aborts: the client sees an incomplete answer."""
+    """Starts a response that promises a body, then aborts: the client sees an incomplete answer.
 
-    def __init__(self) -> None:
-        super().__init__(status_code=200, media_type="application/json")
+    ``status_code`` is the status the head announces (200; Bird's accepted send announces 202)."""
+
+    def __init__(self, status_code: int = 200) -> None:
+        super().__init__(status_code=status_code, media_type="application/json")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": self.status_code,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"256")],
             }
         )

@@ -21,7 +21,7 @@ h1{font-size:1.4rem}.note{color:#555}.cards{display:flex;flex-wrap:wrap;gap:1rem
 """
 
 
-_PROVIDER_LABELS = {"mta": "MTA /v3", "telnyx": "Telnyx /v2"}
+_PROVIDER_LABELS = {"mta": "MTA /v3", "telnyx": "Telnyx /v2", "bird": "Bird Channels"}
 
 
 def _status_class(status: int) -> str:

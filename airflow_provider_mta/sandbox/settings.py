@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from dataclasses import dataclass
 
 from airflow_provider_mta.core.pacing import RateLimit
 
 DEFAULT_API_KEY = "sandbox-key"
+DEFAULT_BIRD_WORKSPACE_ID = "5f0c1b2e-0000-4000-8000-00000000b1d0"
+DEFAULT_BIRD_CHANNEL_ID = "5f0c1b2e-0000-4000-8000-00000000c4a1"
+
+
+def _canonical_uuid(value: str, name: str) -> str:
+    """``value`` if it is a uuid in its canonical lowercase form, else ValueError."""
+    try:
+        canonical = str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        canonical = None
+    if canonical != value:
+        raise ValueError(f"{name} must be a lowercase uuid such as {DEFAULT_BIRD_WORKSPACE_ID}")
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -27,6 +41,7 @@ class Settings:
 
     ``telnyx_webhook_url`` is the "messaging profile" webhook of ``/v2`` messages; ``telnyx_signing_key``
     is the base64 Ed25519 private key (32-byte seed) that signs them (None: a fresh key per start).
+    ``bird_workspace_id``/``bird_channel_id`` are the only Bird workspace and channel that exist.
     """
 
     host: str = "127.0.0.1"
@@ -40,6 +55,8 @@ class Settings:
     telnyx_rate_limit: str = "100/60"
     telnyx_webhook_url: str | None = None
     telnyx_signing_key: str | None = None
+    bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID
+    bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID
 
     def __post_init__(self) -> None:
         keys = tuple(k.strip() for k in self.api_keys if k and k.strip())
@@ -58,13 +75,16 @@ class Settings:
             from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
 
             WebhookSigner.from_private_key(self.telnyx_signing_key)  # raises ValueError on a bad key
+        _canonical_uuid(self.bird_workspace_id, "bird_workspace_id")
+        _canonical_uuid(self.bird_channel_id, "bird_channel_id")
         url = self.telnyx_webhook_url
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError("telnyx_webhook_url must be an http(s) URL")
 
     @property
     def rate_limit(self) -> RateLimit | None:
-        """The ``POST /send`` limit, or None when turned off (``"0"``)."""
+        """The ``POST /v3/send`` limit (also Bird's ``POST .../messages``, per workspace), or None when
+        turned off (``"0"``)."""
         return RateLimit.parse(self.send_rate_limit)
 
     @property

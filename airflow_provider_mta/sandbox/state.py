@@ -36,6 +36,7 @@ class Sandbox:
         self.faults = FaultQueue()
         self.limiter = FixedWindowLimiter(settings.rate_limit)
         self.telnyx_limiter = FixedWindowLimiter(settings.telnyx_limit)
+        self.bird_limiter = FixedWindowLimiter(settings.rate_limit)  # its own windows, per workspace
         key = settings.telnyx_signing_key
         self.telnyx_signer = WebhookSigner.from_private_key(key) if key else WebhookSigner()
         self.webhooks = WebhookDispatcher(
@@ -48,6 +49,7 @@ class Sandbox:
         self.faults.clear()
         self.limiter.reset()
         self.telnyx_limiter.reset()
+        self.bird_limiter.reset()
         self.stats.reset()
         self.webhooks.clear()
 

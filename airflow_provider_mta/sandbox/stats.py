@@ -19,6 +19,9 @@ COUNTERS = (
     "telnyxSendsAccepted",
     "telnyxReplays",
     "telnyxRefused",
+    "birdSendRequests",
+    "birdSendsAccepted",
+    "birdRefused",
 )
 
 

@@ -1,8 +1,9 @@
 """The sandbox's ledger: messages, accepted request ids, webhooks, groups and opt-outs in SQLite (stdlib sqlite3).
 
-Every message row names its ``provider`` (``mta`` for ``/v3``, ``telnyx`` for ``/v2``); a Telnyx message
-also has a row in ``telnyx_messages`` (what its answer needs beyond the common columns), and
-Telnyx's accepted ``Idempotency-Key`` values live in ``telnyx_idempotency``.
+Every message row names its ``provider`` (``mta`` for ``/v3``, ``telnyx`` for ``/v2``, ``bird`` for
+Bird's Channels API); a Telnyx message also has a row in ``telnyx_messages`` (what its answer needs
+beyond the common columns), and Telnyx's accepted ``Idempotency-Key`` values live in
+``telnyx_idempotency``. A Bird message (one per contact) has a row in ``bird_messages``.
 
 One connection guarded by a lock, so the store can be used from any thread. Each ``/send`` is one
 transaction. Delivery statuses are not stored but computed from each message's timeline
@@ -94,9 +95,13 @@ CREATE TABLE IF NOT EXISTS telnyx_idempotency (
     created_at REAL NOT NULL,
     PRIMARY KEY (key, method, path)
 );
+CREATE TABLE IF NOT EXISTS bird_messages (
+    message_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 """
 
-PROVIDERS = ("mta", "telnyx")
+PROVIDERS = ("mta", "telnyx", "bird")
 IDEMPOTENCY_TTL_S = 24 * 3600.0
 
 _COLUMNS = (
@@ -391,6 +396,53 @@ class Store:
             rows = self._conn.execute("SELECT data FROM telnyx_messages").fetchall()
         return [str(json.loads(r[0])["cost"]["amount"]) for r in rows]
 
+    # -- Bird ------------------------------------------------------------------------------------
+
+    def record_bird(
+        self,
+        messages: Sequence[tuple[str, NewMessage, dict[str, Any]]],
+        *,
+        reference: str | None,
+        now: float,
+        delivery_delay_s: float,
+    ) -> list[int]:
+        """Record one Bird send in one transaction: per contact ``(message id, message, extra data)``,
+        each its own ledger row; ``reference`` is stored as request id and external id. Returns the
+        outbound ids."""
+        ext = json.dumps(reference) if reference is not None else None
+        ids: list[int] = []
+        with self._lock, self._conn:
+            for message_id, message, data in messages:
+                ids += self._insert_messages(
+                    [message],
+                    message_id=message_id,
+                    request_id=reference,
+                    ext=ext,
+                    tag_text=None,
+                    sender_name=None,
+                    now=now,
+                    release_at=None,
+                    delivery_delay_s=delivery_delay_s,
+                    provider="bird",
+                )
+                self._conn.execute(
+                    "INSERT INTO bird_messages (message_id, data) VALUES (?, ?)",
+                    (message_id, json.dumps(data)),  # key order kept: GET answers the body as sent
+                )
+        return ids
+
+    def get_bird(self, message_id: str) -> tuple[MessageRow, dict[str, Any]] | None:
+        """A Bird message and its extra data by its id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE message_id = ? AND provider = 'bird'", (message_id,)
+            ).fetchone()
+            extra = self._conn.execute("SELECT data FROM bird_messages WHERE message_id = ?", (message_id,)).fetchone()
+        if row is None or extra is None:
+            return None
+        data: dict[str, Any] = json.loads(extra[0])
+        return MessageRow.from_row(row), data
+
     def get_idempotency(self, key: str, method: str, path: str, now: float) -> IdempotencyRecord | None:
         """The accepted answer for a Telnyx ``Idempotency-Key`` younger than 24 hours, or None."""
         with self._lock:
@@ -580,11 +632,11 @@ class Store:
     # -- admin ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget messages, request ids, webhooks, groups, opt-outs and Telnyx idempotency keys.
+        """Forget messages, request ids, webhooks, groups, opt-outs, Telnyx idempotency keys and Bird data.
 
         Outbound ids keep increasing.
         """
         with self._lock, self._conn:
             tables = ("messages", "requests", "webhooks", "groups", "group_members", "opt_outs")
-            for table in (*tables, "telnyx_messages", "telnyx_idempotency"):
+            for table in (*tables, "telnyx_messages", "telnyx_idempotency", "bird_messages"):
                 self._conn.execute(f"DELETE FROM {table}")

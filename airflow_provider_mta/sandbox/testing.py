@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from airflow_provider_mta.sandbox.settings import Settings
+from airflow_provider_mta.sandbox.settings import DEFAULT_BIRD_CHANNEL_ID, DEFAULT_BIRD_WORKSPACE_ID, Settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +27,8 @@ class _SandboxClient:
     _port: int | None
     _admin: httpx.Client | None
     api_keys: tuple[str, ...]
+    bird_workspace_id: str
+    bird_channel_id: str
 
     @property
     def url(self) -> str:
@@ -44,6 +46,12 @@ class _SandboxClient:
     def telnyx_base_url(self) -> str:
         """Telnyx's base URL on this sandbox (the SDK's ``base_url``): ``http://127.0.0.1:PORT/v2``."""
         return self.url + "/v2"
+
+    @property
+    def bird_channel_url(self) -> str:
+        """The one Bird channel: ``http://127.0.0.1:PORT/workspaces/{workspace}/channels/{channel}``
+        (Bird's API root on this sandbox is :attr:`url`)."""
+        return f"{self.url}/workspaces/{self.bird_workspace_id}/channels/{self.bird_channel_id}"
 
     @property
     def api_key(self) -> str:
@@ -88,7 +96,8 @@ class _SandboxClient:
         self, kind: str, count: int = 1, status: int | None = None, *, after: int = 0, provider: str = "mta"
     ) -> None:
         """Inject ``kind`` for the next ``count`` sends of ``provider`` (``mta``: ``POST /v3/send``,
-        ``telnyx``: ``POST /v2/messages``), once ``after`` sends went through (``docs/sandbox.md``)."""
+        ``telnyx``: ``POST /v2/messages``, ``bird``: ``POST .../messages``), once ``after`` sends went
+        through (``docs/sandbox.md``)."""
         body: dict[str, Any] = {"fault": kind, "count": count}
         if provider != "mta":
             body["provider"] = provider
@@ -131,6 +140,8 @@ class SandboxServer(_SandboxClient):
         telnyx_rate_limit: str = "0",
         telnyx_webhook_url: str | None = None,
         telnyx_signing_key: str | None = None,
+        bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID,
+        bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID,
         startup_timeout_s: float = 10.0,
     ) -> None:
         self.settings = Settings(
@@ -145,8 +156,11 @@ class SandboxServer(_SandboxClient):
             telnyx_rate_limit=telnyx_rate_limit,
             telnyx_webhook_url=telnyx_webhook_url,
             telnyx_signing_key=telnyx_signing_key,
+            bird_workspace_id=bird_workspace_id,
+            bird_channel_id=bird_channel_id,
         )
         self.api_keys = api_keys
+        self.bird_workspace_id, self.bird_channel_id = bird_workspace_id, bird_channel_id
         self._startup_timeout = startup_timeout_s
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -215,7 +229,8 @@ class SandboxProcess(_SandboxClient):
     (uvicorn's access log included) written to ``log_path`` (or discarded).
 
     ``host`` is the address it binds (``0.0.0.0`` to expose it); requests from here always go to
-    127.0.0.1. ``args`` are more command-line flags, such as ``("--latency-ms", "50")``.
+    127.0.0.1. ``args`` are more command-line flags, such as ``("--latency-ms", "50")``;
+    ``bird_workspace_id``/``bird_channel_id`` are passed as ``--bird-workspace-id``/``--bird-channel-id``.
     """
 
     def __init__(
@@ -225,9 +240,12 @@ class SandboxProcess(_SandboxClient):
         host: str = "127.0.0.1",
         args: tuple[str, ...] = (),
         log_path: Path | None = None,
+        bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID,
+        bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID,
         startup_timeout_s: float = 30.0,
     ) -> None:
         self.api_keys, self.host, self.args, self.log_path = api_keys, host, args, log_path
+        self.bird_workspace_id, self.bird_channel_id = bird_workspace_id, bird_channel_id
         self._startup_timeout = startup_timeout_s
         self._port: int | None = None
         self._admin: httpx.Client | None = None
@@ -247,6 +265,7 @@ class SandboxProcess(_SandboxClient):
             sock.bind(("127.0.0.1", 0))
             self._port = int(sock.getsockname()[1])
         keys = [arg for key in self.api_keys for arg in ("--api-key", key)]
+        keys += ["--bird-workspace-id", self.bird_workspace_id, "--bird-channel-id", self.bird_channel_id]
         command = [sys.executable, "-m", "airflow_provider_mta.sandbox", "--host", self.host, "--port", str(self._port)]
         with self.log_path.open("wb") if self.log_path else open(os.devnull, "wb") as out:
             self._proc = subprocess.Popen(

@@ -2,7 +2,8 @@
 
 MTA messages (``/v3``) go to the registered delivery-status webhooks as signed V1 payloads; Telnyx
 messages (``/v2``) go to their own ``webhook_url`` (then ``webhook_failover_url``, then the sandbox's
-profile webhook) as ``message.sent`` and ``message.finalized`` events signed with Ed25519.
+profile webhook) as ``message.sent`` and ``message.finalized`` events signed with Ed25519. Bird
+messages post nothing (Bird's webhooks are not simulated).
 
 Statuses themselves are computed lazily from each message's timeline; the ticker only looks at the
 time window since its last tick, so it costs two indexed queries per tick. Changes that happened
@@ -127,7 +128,7 @@ class WebhookDispatcher:
         for at, status, message in self._store.transitions(after, now):
             if message.provider == "telnyx":
                 jobs = self._telnyx_jobs(at, status, message)
-            elif not hooks:
+            elif message.provider != "mta" or not hooks:  # Bird's webhooks are not simulated
                 continue
             else:
                 body = _compact(delivery_payload(message, status))
