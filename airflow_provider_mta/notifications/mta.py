@@ -28,7 +28,7 @@ class MtaNotifier(BaseNotifier):
     :param subscribers: Phone numbers (or emails) to text.
     :param groups: MTA group ids to text (instead of ``subscribers``).
     :param message: Text, templated with the callback's context; default: the one-segment summary.
-    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param sms_conn_id: The SMS API's connection: of type ``mta``, ``telnyx`` or ``bird`` (its hook is picked by type).
     :param mta_conn_id: The older name of ``sms_conn_id``.
     """
 

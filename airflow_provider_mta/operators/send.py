@@ -88,7 +88,7 @@ class SendSmsOperator(BaseOperator):
     :param opt_out_conn_id: The SQL connection of the shared opt-out table (default: the ``mta``
         connection's extra ``opt_out_conn_id``).
     :param opt_out_table: That table's name (default ``mta_opt_outs``).
-    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param sms_conn_id: The SMS API's connection: of type ``mta``, ``telnyx`` or ``bird`` (its hook is picked by type).
     :param mta_conn_id: The older name of ``sms_conn_id``.
     """
 
