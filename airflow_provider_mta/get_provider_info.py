@@ -6,14 +6,61 @@ from typing import Any
 
 from airflow_provider_mta import __version__
 
+_PER_RECIPIENT_RETRIES = (
+    "Optional. Retries on 429 and on connection failures before sending (default 5). An ambiguous failure of a "
+    "send is never retried."
+)
+_OPT_OUT = "Optional. A SQL connection whose mta_opt_outs table lists recipients never to text again."
+
+
+def _common_fields(api: str, *, max_retries: str, send_rate_limit: str, opt_out: str = _OPT_OUT) -> dict[str, Any]:
+    """The extras every connection type has (``hooks/sms.py:COMMON_EXTRAS``), described for ``api``."""
+    return {
+        "timeout": {
+            "label": "Timeout (seconds)",
+            "schema": {"type": ["number", "null"]},
+            "description": f"Optional. Seconds to wait for {api} to answer one request (default 30).",
+        },
+        "max_retries": {
+            "label": "Max retries",
+            "schema": {"type": ["integer", "null"]},
+            "description": max_retries,
+        },
+        "send_rate_limit": {
+            "label": "Send rate limit",
+            "schema": {"type": ["string", "null"]},
+            "description": send_rate_limit,
+        },
+        "default_region": {
+            "label": "Default phone region",
+            "schema": {"type": ["string", "null"]},
+            "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
+        },
+        "opt_out_conn_id": {
+            "label": "Opt-out table connection",
+            "schema": {"type": ["string", "null"]},
+            "description": opt_out,
+        },
+    }
+
+
+def _common_placeholders(send_rate_limit: str) -> dict[str, str]:
+    return {
+        "timeout": "30",
+        "max_retries": "5",
+        "send_rate_limit": send_rate_limit,
+        "default_region": "US",
+        "opt_out_conn_id": "my_postgres",
+    }
+
 
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider: hooks, connection form, notifier, operators, sensors, triggers."""
     return {
         "package-name": "airflow-provider-mta",
         "name": "Mobile Text Alerts",
-        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__ or "
-        "`Telnyx <https://telnyx.com/>`__ API.",
+        "description": "Send SMS/MMS through the `Mobile Text Alerts <https://mobile-text-alerts.com/>`__, "
+        "`Telnyx <https://telnyx.com/>`__ or `Bird <https://bird.com/>`__ API.",
         "versions": [__version__],
         "integrations": [
             {
@@ -26,6 +73,11 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://developers.telnyx.com/docs/messaging",
                 "tags": ["service"],
             },
+            {
+                "integration-name": "Bird",
+                "external-doc-url": "https://docs.bird.com/api/channels-api",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
@@ -33,6 +85,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_mta.hooks.sms", "airflow_provider_mta.hooks.mta"],
             },
             {"integration-name": "Telnyx", "python-modules": ["airflow_provider_mta.hooks.telnyx"]},
+            {"integration-name": "Bird", "python-modules": ["airflow_provider_mta.hooks.bird"]},
         ],
         "operators": [
             {
@@ -82,42 +135,17 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {
                         "host": "https://api.mobile-text-alerts.com/v3",
                         "password": "your MTA API key",
-                        "timeout": "30",
-                        "max_retries": "5",
-                        "send_rate_limit": "25/15",
-                        "default_region": "US",
-                        "opt_out_conn_id": "my_postgres",
+                        **_common_placeholders("25/15"),
                     },
                 },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "schema": {"type": ["number", "null"]},
-                        "description": "Optional. Seconds to wait for MTA to answer one request (default 30).",
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "schema": {"type": ["integer", "null"]},
-                        "description": "Optional. Retries on 429, 5xx and network errors (default 5).",
-                    },
-                    "send_rate_limit": {
-                        "label": "Send rate limit",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Optional. Client-side pacing of POST /send as N/SECONDS "
-                        "(default 25/15, MTA's documented limit; 0 turns pacing off).",
-                    },
-                    "default_region": {
-                        "label": "Default phone region",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
-                    },
-                    "opt_out_conn_id": {
-                        "label": "Opt-out table connection",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
-                        "text again; the delivery sensor adds numbers MTA reports as STOPPED.",
-                    },
-                },
+                "conn-fields": _common_fields(
+                    "MTA",
+                    max_retries="Optional. Retries on 429, 5xx and network errors (default 5).",
+                    send_rate_limit="Optional. Client-side pacing of POST /send as N/SECONDS "
+                    "(default 25/15, MTA's documented limit; 0 turns pacing off).",
+                    opt_out="Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
+                    "text again; the delivery sensor adds numbers MTA reports as STOPPED.",
+                ),
             },
             {
                 "hook-class-name": "airflow_provider_mta.hooks.telnyx.TelnyxHook",
@@ -131,11 +159,7 @@ def get_provider_info() -> dict[str, Any]:
                         "password": "your Telnyx API key (KEY...)",
                         "from": "+13125550100",
                         "messaging_profile_id": "40017f8e-...",
-                        "timeout": "30",
-                        "max_retries": "5",
-                        "send_rate_limit": "0",
-                        "default_region": "US",
-                        "opt_out_conn_id": "my_postgres",
+                        **_common_placeholders("0"),
                     },
                 },
                 "conn-fields": {
@@ -151,34 +175,45 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Optional. Send from this messaging profile's number pool (with or instead "
                         "of From).",
                     },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "schema": {"type": ["number", "null"]},
-                        "description": "Optional. Seconds to wait for Telnyx to answer one request (default 30).",
+                    **_common_fields(
+                        "Telnyx",
+                        max_retries=_PER_RECIPIENT_RETRIES,
+                        send_rate_limit="Optional. Client-side pacing of POST /messages as N/SECONDS (default "
+                        "off: Telnyx queues messages at your number's rate).",
+                    ),
+                },
+            },
+            {
+                "hook-class-name": "airflow_provider_mta.hooks.bird.BirdHook",
+                "hook-name": "Bird",
+                "connection-type": "bird",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "relabeling": {"host": "Base URL", "password": "Access Key"},
+                    "placeholders": {
+                        "host": "https://api.bird.com",
+                        "password": "your Bird access key",
+                        "workspace_id": "5f0c1b2e-...",
+                        "channel_id": "5f0c1b2e-...",
+                        **_common_placeholders("0"),
                     },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "schema": {"type": ["integer", "null"]},
-                        "description": "Optional. Retries on 429 and on connection failures before sending "
-                        "(default 5). An ambiguous failure of a send is never retried.",
-                    },
-                    "send_rate_limit": {
-                        "label": "Send rate limit",
+                },
+                "conn-fields": {
+                    "workspace_id": {
+                        "label": "Workspace id",
                         "schema": {"type": ["string", "null"]},
-                        "description": "Optional. Client-side pacing of POST /messages as N/SECONDS (default off: "
-                        "Telnyx queues messages at your number's rate).",
+                        "description": "Required. The Bird workspace (a UUID) the SMS channel belongs to.",
                     },
-                    "default_region": {
-                        "label": "Default phone region",
+                    "channel_id": {
+                        "label": "Channel id",
                         "schema": {"type": ["string", "null"]},
-                        "description": "Optional. ISO country code used for numbers without a + prefix (default US).",
+                        "description": "Required. The Bird SMS channel (a UUID) the texts are sent from.",
                     },
-                    "opt_out_conn_id": {
-                        "label": "Opt-out table connection",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
-                        "text again.",
-                    },
+                    **_common_fields(
+                        "Bird",
+                        max_retries=_PER_RECIPIENT_RETRIES,
+                        send_rate_limit="Optional. Client-side pacing of message sends as N/SECONDS (default off).",
+                    ),
                 },
             },
         ],

@@ -65,6 +65,15 @@ def telnyx_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str
     )
 
 
+def bird_conn_json(server: Any, api_key: str | None = None, **extra: Any) -> str:
+    """The JSON form of a ``bird`` connection to ``server``'s Bird routes (its workspace and channel)."""
+    ids = {"workspace_id": server.bird_workspace_id, "channel_id": server.bird_channel_id}
+    host = server.url.removeprefix("http://")  # host:port, as a user types it; loopback gets http://
+    return json.dumps(
+        {"conn_type": "bird", "host": host, "password": api_key or server.api_key, "extra": {**ids, **extra}}
+    )
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Any]:
     from airflow_provider_mta.sandbox.testing import SandboxServer
@@ -80,6 +89,7 @@ def use_sandbox(server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
         "AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(server.base_url, api_key=server.api_key, send_rate_limit="0")
     )
     monkeypatch.setenv("AIRFLOW_CONN_TELNYX_DEFAULT", telnyx_conn_json(server.telnyx_base_url, api_key=server.api_key))
+    monkeypatch.setenv("AIRFLOW_CONN_BIRD_DEFAULT", bird_conn_json(server))
     return server
 
 

@@ -13,6 +13,8 @@ HEAVY = ("phonenumbers", "liquid", "starlette", "uvicorn")
 OURS_AT_RUN_TIME = ("backends", "core.phones", "core.liquid", "triggers", "sandbox")
 PROVIDER = (
     "from airflow_provider_mta.hooks.mta import MtaHook\n"
+    "from airflow_provider_mta.hooks.telnyx import TelnyxHook\n"
+    "from airflow_provider_mta.hooks.bird import BirdHook\n"
     "from airflow_provider_mta.operators.send import SendSmsOperator\n"
     "from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator\n"
     "from airflow_provider_mta.sensors.delivery import MtaDeliverySensor\n"
@@ -35,5 +37,6 @@ def test_importing_every_public_class_pulls_in_no_heavy_library(airflow_home: Pa
     assert heavy_line == "[]", f"imported at parse time: {heavy_line}"
     ours = ast.literal_eval(ours_line)
     assert "airflow_provider_mta.notifications.mta" in ours  # the probe did import the provider
+    assert "airflow_provider_mta.hooks.bird" in ours
     early = [m for m in ours if m.removeprefix("airflow_provider_mta.").startswith(OURS_AT_RUN_TIME)]
     assert early == [], f"imported at parse time: {early}"

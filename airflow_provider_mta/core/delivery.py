@@ -71,6 +71,21 @@ class DeliveryPage(NamedTuple):
     total: int | None = None
 
 
+def classify_word(status: Any, outcomes: Mapping[str, Outcome]) -> DeliveryStatus:
+    """A status word by an API's table (``"delivered"`` -> ``DeliveryStatus(None, "DELIVERED", DELIVERED)``).
+
+    Case, spaces and dashes are ignored; no status is ``NO_STATUS`` and a word the table lacks is PENDING with
+    ``known=False`` (logged, never failing a run by itself).
+    """
+    if not isinstance(status, str) or not status.strip():
+        return DeliveryStatus(None, "NO_STATUS", Outcome.PENDING, known=False)
+    word = "_".join(status.strip().lower().replace("-", " ").split())
+    outcome = outcomes.get(word)
+    if outcome is None:
+        return DeliveryStatus(None, word.upper(), Outcome.PENDING, known=False)
+    return DeliveryStatus(None, word.upper(), outcome)
+
+
 # -- the rule ------------------------------------------------------------------------------------
 
 FAIL_ON_WORDS = ("any", "never")

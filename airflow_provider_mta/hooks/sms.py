@@ -2,7 +2,7 @@
 
 Modelled on common.sql, where generic operators work over whatever ``DbApiHook`` a connection resolves
 to: the operators, sensor, trigger and notifier of this package call only the methods below and never
-name a vendor. Each backend's hook (``hooks/mta.py``, ``hooks/telnyx.py``) subclasses it.
+name a vendor. Each backend's hook (``hooks/mta.py``, ``hooks/telnyx.py``, ``hooks/bird.py``) subclasses it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 HOOKS_BY_CONN_TYPE = {
     "mta": "airflow_provider_mta.hooks.mta.MtaHook",
     "telnyx": "airflow_provider_mta.hooks.telnyx.TelnyxHook",
+    "bird": "airflow_provider_mta.hooks.bird.BirdHook",
 }
 """Connection type -> the hook that provides its backend (import path; imported only when used)."""
 
@@ -399,7 +400,7 @@ def hook_class(conn_type: str, *, conn_id: str) -> type[SmsHook]:
 
 
 def get_sms_hook(sms_conn_id: str, **hook_params: Any) -> SmsHook:
-    """The hook of the connection's type (``mta`` -> MtaHook, ``telnyx`` -> TelnyxHook), like ``conn.get_hook()``."""
+    """The hook of the connection's type (``mta`` -> MtaHook, ``telnyx`` -> TelnyxHook, ``bird`` -> BirdHook)."""
     conn = BaseHook.get_connection(sms_conn_id)
     return hook_class(conn.conn_type or "", conn_id=sms_conn_id)(sms_conn_id, **hook_params)
 

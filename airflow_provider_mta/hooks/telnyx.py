@@ -6,14 +6,13 @@ import uuid
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, ConnectionSettings, SmsHook
+from airflow_provider_mta.hooks.per_recipient import PerRecipientHook
+from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, ConnectionSettings
 
 if TYPE_CHECKING:
     from airflow_provider_mta.backends.telnyx.client import AsyncTelnyxClient, TelnyxClient
-    from airflow_provider_mta.backends.telnyx.models import TelnyxSent
     from airflow_provider_mta.backends.telnyx.request import TelnyxRequest
-    from airflow_provider_mta.core.delivery import DeliveryRecord
-    from airflow_provider_mta.core.outgoing import OutgoingRequest, SendResult
+    from airflow_provider_mta.core.outgoing import OutgoingRequest
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 _KEYS = uuid.UUID("6f1c2a52-5d0e-4a8f-9d3e-7c0b9a1e2f30")  # namespace of this provider's Idempotency-Keys
@@ -21,10 +20,10 @@ _KEYS = uuid.UUID("6f1c2a52-5d0e-4a8f-9d3e-7c0b9a1e2f30")  # namespace of this p
 
 def idempotency_key(request_id: str, recipient: str) -> str:
     """The ``Idempotency-Key`` of one recipient's ``POST /messages``: the same for every try of the same send."""
-    return str(uuid.uuid5(_KEYS, f"{request_id}|{recipient}"))
+    return TelnyxHook.message_key(request_id, recipient)
 
 
-class TelnyxHook(SmsHook):
+class TelnyxHook(PerRecipientHook):
     """
     Send through Telnyx's Messaging API (``POST /v2/messages``) with the API key of a ``telnyx`` connection.
 
@@ -53,6 +52,8 @@ class TelnyxHook(SmsHook):
     extra_names = (*COMMON_EXTRAS, "from", "messaging_profile_id")
     sends_per_recipient = True
     resend_is_safe = False
+    key_namespace = _KEYS
+    send_key_arg = "idempotency_key"
 
     def __init__(
         self,
@@ -116,40 +117,6 @@ class TelnyxHook(SmsHook):
 
         return TelnyxRequest
 
-    def send(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
-        """One ``POST /messages`` per recipient; ambiguous, opted-out and refused ones are reported, not raised."""
-        from airflow_provider_mta.core.idempotency import new_request_id
-
-        request_id = request_id or new_request_id()
-        outcome = _Outcome(request_id)
-        for recipient, payload in self._payloads(request):
-            outcome.attempt(recipient)
-            try:
-                sent = self.client.create_message(payload, idempotency_key=idempotency_key(request_id, recipient))
-            except Exception as exc:
-                outcome.failed(recipient, exc, self.log)
-                continue
-            outcome.sent(sent)
-        return outcome.result()
-
-    async def asend(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
-        """Async twin of :meth:`send`."""
-        from airflow_provider_mta.core.idempotency import new_request_id
-
-        request_id = request_id or new_request_id()
-        outcome = _Outcome(request_id)
-        async with await self.aget_conn() as client:
-            settings = await self.asettings()
-            for recipient, payload in self._payloads(request, settings=settings):
-                outcome.attempt(recipient)
-                try:
-                    sent = await client.create_message(payload, idempotency_key=idempotency_key(request_id, recipient))
-                except Exception as exc:
-                    outcome.failed(recipient, exc, self.log)
-                    continue
-                outcome.sent(sent)
-        return outcome.result()
-
     def _payloads(
         self, request: OutgoingRequest, *, settings: ConnectionSettings | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
@@ -162,18 +129,6 @@ class TelnyxHook(SmsHook):
         return request.payloads(
             sender=settings.extras.get("from"), messaging_profile_id=settings.extras.get("messaging_profile_id")
         )
-
-    # -- delivery -------------------------------------------------------------------------------
-
-    def get_delivery_report(self, outbound_id: int | str) -> DeliveryRecord:
-        """``GET /messages/{id}``: the current status of one recipient's message (recipient masked)."""
-        return self.client.get_message(str(outbound_id))
-
-    async def aget_delivery_report(self, outbound_id: int | str, *, client: Any = None) -> DeliveryRecord:
-        """Async twin of :meth:`get_delivery_report`; pass an open ``client`` to reuse it."""
-        async with self._async_client(client) as c:
-            record: DeliveryRecord = await c.get_message(str(outbound_id))
-            return record
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's and CLI's "Test": ``GET /balance`` once, without retries (nothing is sent)."""
@@ -188,57 +143,3 @@ class TelnyxHook(SmsHook):
             return False, str(exc)
         shown = f" (balance {balance.balance} {balance.currency or ''})".rstrip() if balance.balance else ""
         return True, f"Telnyx API key accepted at {options['base_url']}{shown}"
-
-
-class _Outcome:
-    """The result of one send across its recipients."""
-
-    def __init__(self, request_id: str) -> None:
-        from airflow_provider_mta.core.outgoing import SendResult
-
-        self._result = SendResult(provider="telnyx", request_id=request_id)
-        self._replayed = 0
-        self._parts = 0
-        self._cost: float | None = None
-
-    def attempt(self, recipient: str) -> None:
-        self._current = recipient
-
-    def sent(self, sent: TelnyxSent) -> None:
-        self._result.total_sent += 1
-        self._result.outbound_ids.append(sent.id)
-        self._replayed += int(sent.replayed)
-        self._parts += sent.parts or 0
-        if sent.cost is not None:
-            self._cost = (self._cost or 0.0) + sent.cost
-            self._result.currency = sent.currency or self._result.currency
-
-    def failed(self, recipient: str, exc: Exception, log: Any) -> None:
-        """Ambiguous -> unknown; STOP -> opted_out; another 4xx about this recipient -> failures; else raise."""
-        from airflow_provider_mta.core.errors import (
-            MtaAmbiguousSendError,
-            MtaBadRequestError,
-            MtaOptedOutError,
-            MtaValidationError,
-        )
-        from airflow_provider_mta.core.masking import mask_recipient
-
-        who = mask_recipient(recipient)
-        if isinstance(exc, MtaAmbiguousSendError):
-            log.warning("%s: Telnyx may or may not have texted this recipient (%s); not resent", who, exc)
-            self._result.unknown.append(who)
-        elif isinstance(exc, MtaOptedOutError):
-            log.warning("%s: refused by Telnyx, the number texted STOP (40300); never retried", who)
-            self._result.opted_out.append(who)
-        elif isinstance(exc, (MtaBadRequestError, MtaValidationError)) or getattr(exc, "status_code", None) == 422:
-            log.warning("%s: refused by Telnyx: %s", who, exc)
-            self._result.failures.append({"recipient": who, "reason": str(exc)[:300]})
-        else:
-            raise exc
-
-    def result(self) -> SendResult:
-        result = self._result
-        result.already_sent = bool(result.total_sent) and self._replayed == result.total_sent
-        result.parts = self._parts or None
-        result.cost = round(self._cost, 6) if self._cost is not None else None
-        return result

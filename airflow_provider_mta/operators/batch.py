@@ -97,7 +97,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     :param verify_cost: Ask MTA's ``POST /send/cost`` for the first chunk and compare it with the estimate.
     :param cost_tolerance: With ``verify_cost``, fail before sending when MTA's credits differ from the
         estimate by more than this fraction (default 0.1); a smaller difference is logged.
-    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param sms_conn_id: The SMS API's connection: of type ``mta``, ``telnyx`` or ``bird`` (its hook is picked by type).
     :param mta_conn_id: The older name of ``sms_conn_id``.
 
     Other keyword arguments are MTA ``/send`` fields shared by every chunk: ``image``,

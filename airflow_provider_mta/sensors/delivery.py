@@ -60,7 +60,7 @@ class MtaDeliverySensor(BaseSensorOperator):
     :param fail_on: ``"any"`` (default): fail once a failure makes the rule impossible; ``"never"``;
         an int: fail when more messages than that failed; a float in [0, 1): more than that fraction.
     :param deferrable: Defer to the triggerer between checks (default ``[operators] default_deferrable``).
-    :param sms_conn_id: The SMS API's connection: of type ``mta`` or ``telnyx`` (its hook is picked by type).
+    :param sms_conn_id: The SMS API's connection: of type ``mta``, ``telnyx`` or ``bird`` (its hook is picked by type).
     :param mta_conn_id: The older name of ``sms_conn_id``.
     :param poll_interval: Seconds (or a timedelta) between checks, in both modes.
     :param page_size: Rows per ``GET /deliveries`` request (up to 1000).

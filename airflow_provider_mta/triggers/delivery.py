@@ -36,7 +36,7 @@ class MtaDeliveryTrigger(BaseTrigger):
     :param min_delivered: None (all), a count or a fraction (see ``DeliveryRule``).
     :param fail_on: ``"any"``, ``"never"``, a number or a fraction of failures allowed.
     :param sms_conn_id: The SMS API's connection (looked up asynchronously).
-    :param provider: Its connection type (``mta``, ``telnyx``), which picks the hook without a sync lookup.
+    :param provider: Its connection type (``mta``, ``telnyx``, ``bird``), which picks the hook without a sync lookup.
     :param mta_conn_id: The older name of ``sms_conn_id`` (kept so triggers serialized by older versions resume).
     :param poll_interval: Seconds between checks.
     :param deadline: Unix time after which a ``timeout`` event is yielded (None: none of its own).

@@ -68,8 +68,9 @@ def test_missing_api_key_is_one_clear_error(monkeypatch):
 def test_form_is_declared_as_data_and_by_the_legacy_methods():
     from airflow_provider_mta.get_provider_info import get_provider_info
 
-    conn_type, telnyx = get_provider_info()["connection-types"]
+    conn_type, telnyx, bird = get_provider_info()["connection-types"]
     assert telnyx["connection-type"] == "telnyx" and telnyx["hook-class-name"].endswith("TelnyxHook")
+    assert bird["connection-type"] == "bird" and bird["hook-class-name"].endswith("BirdHook")
     assert conn_type["connection-type"] == "mta" and conn_type["hook-class-name"].endswith("MtaHook")
     assert set(conn_type["conn-fields"]) == {
         "timeout",

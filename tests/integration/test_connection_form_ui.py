@@ -190,6 +190,24 @@ def test_extra_fields_carry_the_declared_labels_descriptions_and_types(mta_form)
     assert extra["default_region"]["schema"]["title"] == "Default phone region"
 
 
+@pytest.mark.parametrize("conn_type", ["telnyx", "bird"])
+def test_the_other_apis_forms_are_offered_as_declared(api_server, conn_type):
+    """Each further connection type: its hook name, relabelled fields and extra fields reach the form."""
+    (declared,) = [e for e in get_provider_info()["connection-types"] if e["connection-type"] == conn_type]
+    answer = api_server.client.get("/ui/connections/hook_meta")
+    forms = {entry["connection_type"]: entry for entry in answer.json()}
+    assert conn_type in forms, f"connection type {conn_type} not offered; offered: {sorted(forms)}"
+    form = forms[conn_type]
+    assert (form["hook_name"], form["hook_class_name"]) == (declared["hook-name"], declared["hook-class-name"])
+    behaviour = declared["ui-field-behaviour"]
+    assert form["standard_fields"]["password"]["title"] == behaviour["relabeling"]["password"]
+    assert form["standard_fields"]["host"]["placeholder"] == behaviour["placeholders"]["host"]
+    assert set(form["extra_fields"]) == set(declared["conn-fields"])
+    for name, spec in declared["conn-fields"].items():
+        assert form["extra_fields"][name]["schema"]["title"] == spec["label"], name
+        assert form["extra_fields"][name]["description"] == spec["description"], name
+
+
 # -- "Test" ---------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from airflow_provider_mta.notifications.mta import MtaNotifier
 from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
 from airflow_provider_mta.operators.send import SendSmsOperator
 from airflow_provider_mta.sensors.delivery import MtaDeliverySensor
-from tests.conftest import mta_conn_json, telnyx_conn_json
+from tests.conftest import bird_conn_json, mta_conn_json, telnyx_conn_json
 from tests.reliability import fault_matrix
 from tests.reliability.helpers import XComValue, context, execute
 
@@ -386,6 +386,19 @@ CASES = [
     Case("telnyx-groups", "SendSmsOperator", "groups=[5] with a telnyx connection",
          lambda e: send(e, sms_conn_id="telnyx_default", subscribers=None, groups=[5]),
          MtaValidationError, ("groups: is not a field of Telnyx's POST /v2/messages",)),
+    # -- Bird connections --
+    Case("bird-no-channel", "SendSmsOperator", "bird connection without the channel_id extra",
+         lambda e: (e.conn("bird_x", bird_conn_json(e.sandbox, channel_id="")), send(e, sms_conn_id="bird_x")),
+         MtaConfigError, ("Connection 'bird_x' (Bird) has no channel_id", "extra 'channel_id'")),
+    Case("bird-wrong-access-key", "SendSmsOperator", "bird connection with a key Bird refuses (401)",
+         lambda e: (e.conn("bird_x", bird_conn_json(e.sandbox, api_key="bird-not-it")), send(e, sms_conn_id="bird_x")),
+         MtaUnauthorizedError, ("Bird", "401")),
+    Case("bird-mta-only-field", "BatchPersonalizedSmsOperator", "header='Acme' with a bird connection",
+         lambda e: batch(e, people(2), sms_conn_id="bird_default", header="Acme"),
+         MtaValidationError, ("header: is not a field of Bird's send request", "connection 'bird_default'")),
+    Case("bird-image", "SendSmsOperator", "image=... with a bird connection",
+         lambda e: send(e, sms_conn_id="bird_default", image="https://example.com/a.png"),
+         MtaValidationError, ("image: Bird text messages carry no image",)),
     Case("not-an-sms-connection", "SendSmsOperator", "sms_conn_id naming a postgres connection",
          lambda e: (e.conn("warehouse", json.dumps({"conn_type": "postgres", "host": "127.0.0.1"})),
                     send(e, sms_conn_id="warehouse")),

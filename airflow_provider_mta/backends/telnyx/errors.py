@@ -10,12 +10,12 @@ the request's bearer token is cut out, whatever the server echoed. Two codes get
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from airflow_provider_mta.backends.per_recipient import auth_secret, mask_numbers
 from airflow_provider_mta.core.errors import (
     MtaApiError,
     MtaConflictError,
@@ -24,19 +24,17 @@ from airflow_provider_mta.core.errors import (
     parse_retry_after,
     summarize_non_json,
 )
-from airflow_provider_mta.core.masking import mask_phone_numbers, mask_recipient, redact
+from airflow_provider_mta.core.masking import redact
 
 API = "Telnyx"
 OPTED_OUT_CODE = "40300"
 RATE_LIMIT_CODE = "10011"
 _MAX_ERRORS_SHOWN = 5
-# Numbers echoed without "+" (``18445550001``); a hyphen or word character on either side (UUIDs) is not one.
-_BARE_NUMBER_RE = re.compile(r"(?<![\w-])\d{10,15}(?![\w-])")
 
 
 def error_from_response(response: httpx.Response, *, what: str) -> MtaApiError:
     """The :class:`MtaApiError` for a non-2xx Telnyx answer to ``what`` (``"POST /messages"``), JSON or not."""
-    secret = _bearer_token(response)
+    secret = auth_secret(response)
     text = redact(response.content.decode("utf-8", errors="replace"), secret)
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -47,7 +45,9 @@ def error_from_response(response: httpx.Response, *, what: str) -> MtaApiError:
     cls = _class_for(status, errors)
     if errors is None:
         message = f"{what}: unexpected {summarize_non_json(text, response.headers.get('content-type', ''))}"
-        return cls(status_code=status, message=_mask(message), request_id=request_id, retry_after=retry_after, api=API)
+        return cls(
+            status_code=status, message=mask_numbers(message), request_id=request_id, retry_after=retry_after, api=API
+        )
     first = errors[0] if errors else {}
     described = "; ".join(_describe(e) for e in errors[:_MAX_ERRORS_SHOWN]) or "no error detail"
     if len(errors) > _MAX_ERRORS_SHOWN:
@@ -55,9 +55,9 @@ def error_from_response(response: httpx.Response, *, what: str) -> MtaApiError:
     title = _str(first.get("title"))
     return cls(
         status_code=status,
-        message=_mask(f"{what}: {described}"),
+        message=mask_numbers(f"{what}: {described}"),
         error_type=_str(first.get("code")),
-        name=_mask(title) if title else None,
+        name=mask_numbers(title) if title else None,
         request_id=request_id,
         retry_after=retry_after,
         body={"errors": errors},
@@ -92,19 +92,6 @@ def _describe(error: Mapping[str, Any]) -> str:
     pointer = (source.get("pointer") or source.get("parameter")) if isinstance(source, Mapping) else None
     text = ": ".join(parts)
     return f"{text} (at {pointer})" if pointer else text
-
-
-def _bearer_token(response: httpx.Response) -> str | None:
-    try:
-        header = response.request.headers.get("authorization", "")
-    except RuntimeError:  # a Response built without its request
-        return None
-    scheme, _, token = header.partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
-
-
-def _mask(text: str) -> str:
-    return _BARE_NUMBER_RE.sub(lambda m: mask_recipient(m.group(0)), mask_phone_numbers(text))
 
 
 def _str(value: Any) -> str | None:

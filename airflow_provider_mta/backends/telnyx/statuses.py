@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_mta.core.delivery import DeliveryStatus, Outcome
+from airflow_provider_mta.core.delivery import DeliveryStatus, Outcome, classify_word
 
 OUTCOMES: dict[str, Outcome] = {
     "queued": Outcome.PENDING,
@@ -31,10 +31,4 @@ OUTCOMES: dict[str, Outcome] = {
 
 def classify(status: Any) -> DeliveryStatus:
     """``"delivered"`` -> ``DeliveryStatus(None, "DELIVERED", DELIVERED)``; case, spaces and dashes are ignored."""
-    if not isinstance(status, str) or not status.strip():
-        return DeliveryStatus(None, "NO_STATUS", Outcome.PENDING, known=False)
-    word = "_".join(status.strip().lower().replace("-", " ").split())
-    outcome = OUTCOMES.get(word)
-    if outcome is None:
-        return DeliveryStatus(None, word.upper(), Outcome.PENDING, known=False)
-    return DeliveryStatus(None, word.upper(), outcome)
+    return classify_word(status, OUTCOMES)

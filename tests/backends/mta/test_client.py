@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from airflow_provider_mta.core.errors import (
 )
 from airflow_provider_mta.core.pacing import Pacer, RateLimit
 from airflow_provider_mta.core.retry import RetryPolicy
+from tests.backends.scripted_http import Script as ScriptedServer
 
 KEY = "secret-key-0123456789"
 OK = {"message": "Message Sent to 1 Recipient.", "data": {"messageId": "m-1", "totalSent": 1, "outboundIds": [11]}}
@@ -36,21 +36,8 @@ def mta_error(status: int, **headers: str) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers)
 
 
-class Script:
-    """Answers each request with the next scripted response (or exception) and records the requests."""
-
-    def __init__(self, *answers: httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if callable(answer):
-            return answer(request)
-        return answer
+class Script(ScriptedServer):
+    """The scripted server, plus the X-Request-Id of each request."""
 
     @property
     def request_ids(self) -> list[str | None]:

@@ -28,8 +28,9 @@ from airflow_provider_mta.core.errors import (
     MtaUnauthorizedError,
     MtaValidationError,
 )
-from airflow_provider_mta.core.pacing import Pacer, RateLimit
+from airflow_provider_mta.core.pacing import RateLimit
 from airflow_provider_mta.core.retry import RetryPolicy, is_retryable
+from tests.backends.scripted_http import CountingPacer, Script
 
 KEY = "KEY0123456789abcdefSECRET"
 NUMBER = "+13175551111"
@@ -55,41 +56,6 @@ def message(status: str = "queued", **extra: Any) -> dict[str, Any]:
 
 def telnyx_error(status: int, code: str, title: str, detail: str = "", **headers: str) -> httpx.Response:
     return httpx.Response(status, json={"errors": [{"code": code, "title": title, "detail": detail}]}, headers=headers)
-
-
-class Script:
-    """Answers each request with the next scripted response (or raises the scripted exception); records requests."""
-
-    def __init__(self, *answers: httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if callable(answer):
-            return answer(request)
-        return answer
-
-
-class CountingPacer(Pacer):
-    def __init__(self) -> None:
-        super().__init__(RateLimit(1000, 1.0))
-        self.acquired = 0
-        self.pauses: list[float] = []
-
-    def acquire(self) -> float:
-        self.acquired += 1
-        return 0.0
-
-    async def aacquire(self) -> float:
-        self.acquired += 1
-        return 0.0
-
-    def pause_until_delay(self, delay: float) -> None:
-        self.pauses.append(delay)
 
 
 class Driver:
