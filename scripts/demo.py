@@ -31,6 +31,7 @@ DAGS = {
     "send_and_wait_for_delivery": "success",
     "hook_in_a_task": "success",
     "telnyx_send": "success",
+    "oncall_failover": "failed",  # fails on purpose too, while MTA is down: the page goes through Telnyx
 }
 
 CUSTOMERS = [
@@ -66,7 +67,8 @@ def run_dag(dag_id: str, env: dict[str, str], logs: Path) -> str:
         )
     finished = re.search(r"DagRun Finished: .*?, state=(\w+)", log.read_text())
     state = finished.group(1) if finished else "unfinished"
-    print(f"    {dag_id}: run {state} (exit {proc.returncode}) in {time.monotonic() - started:.0f} s; log {log}")
+    intended = " (intended: the task fails so that on-call is paged)" if DAGS.get(dag_id) == "failed" == state else ""
+    print(f"    {dag_id}: run {state}{intended} (exit {proc.returncode}) in {time.monotonic() - started:.0f} s")
     return state
 
 
@@ -95,6 +97,22 @@ def main() -> int:
                     "extra": {"from": "+13125550100"},
                 }
             ),
+            "AIRFLOW_CONN_TELNYX_ONCALL": json.dumps(
+                {
+                    "conn_type": "telnyx",
+                    "host": sandbox.telnyx_base_url,
+                    "password": API_KEY,
+                    "extra": {"from": "+13125550100"},
+                }
+            ),
+            "AIRFLOW_CONN_BIRD_ONCALL": json.dumps(
+                {
+                    "conn_type": "bird",
+                    "host": sandbox.url,
+                    "password": API_KEY,
+                    "extra": {"workspace_id": sandbox.bird_workspace_id, "channel_id": sandbox.bird_channel_id},
+                }
+            ),
             "AIRFLOW_CONN_CUSTOMERS_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "customers.db")}),
             "AIRFLOW_VAR_MTA_ONCALL_PHONE": ONCALL,
             # Batches hold back texts that would arrive outside 08:00-21:00 at each customer's location
@@ -110,6 +128,9 @@ def main() -> int:
             return 1
         step("Running the example DAGs with `airflow dags test`")
         for dag_id, expected in DAGS.items():
+            if dag_id == "oncall_failover":
+                sandbox.fault("status", count=20, status=503)
+                print("    MTA outage from here on: every POST /v3/send answers 503, so pages must fail over")
             state = run_dag(dag_id, env, logs)
             if state != expected:
                 problems.append(f"{dag_id} ended {state}, expected {expected}")
@@ -135,12 +156,19 @@ def check_ledger(messages: list[dict]) -> list[str]:
     by_phone: dict[str, list[str]] = {}
     for m in messages:
         by_phone.setdefault(m["to"], []).append(m["text"])
+    via = {(m["to"], m["text"]): m.get("provider", "mta") for m in messages}
     for phone, texts in by_phone.items():
         if len(texts) != len(set(texts)):
             problems.append(f"{phone[-4:]} got the same text twice")
-    oncall = by_phone.get(ONCALL, [])
-    if len(oncall) != 1 or not oncall[0].startswith("Airflow FAILED: oncall_alert_on_failure.check_orders_fresh"):
-        problems.append(f"on-call should get exactly the one failure text, got {oncall}")
+    oncall = sorted(by_phone.get(ONCALL, []))
+    if (
+        len(oncall) != 2
+        or not oncall[0].startswith("Airflow FAILED: oncall_alert_on_failure.check_orders_fresh")
+        or not oncall[1].startswith("Airflow FAILED: oncall_failover.check_warehouse_fresh")
+    ):
+        problems.append(f"on-call should get exactly one text per failing example, got {oncall}")
+    elif via[(ONCALL, oncall[0])] != "mta" or via[(ONCALL, oncall[1])] != "telnyx":
+        problems.append("the failover page should come through Telnyx while MTA is down, the other through MTA")
     if not any(t.startswith("Hi Ann, you have 120 points") for t in by_phone.get("+13175550121", [])):
         problems.append("Ann did not get her points text")
     if not any(t.startswith("Hi there, you have 45 points") for t in by_phone.get("+13175550123", [])):

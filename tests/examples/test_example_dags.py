@@ -16,6 +16,7 @@ EXPECTED = {
     "send_and_wait_for_delivery",
     "hook_in_a_task",
     "telnyx_send",
+    "oncall_failover",
 }
 
 
@@ -42,10 +43,11 @@ def test_make_demo_runs_every_example_dag_and_checks_the_ledger():
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
-    assert "Demo OK: 11 texts, 11 phones, all as expected." in out
+    assert "Demo OK: 12 texts, 11 phones, all as expected." in out
     for dag_id in EXPECTED:
-        expected = "failed" if dag_id == "oncall_alert_on_failure" else "success"
+        expected = "failed (intended" if dag_id.startswith("oncall_") else "success"
         assert f"{dag_id}: run {expected}" in out
+    assert "***0199    telnyx  " in out and "Airflow FAILED: oncall_failover.check_warehouse_fresh" in out
     assert "***0010    mta     INVALID_NUMBER  Hi Dee, you have 30 points at Acme Coffee" in out
     assert "***0131    telnyx  DELIVERED       Hi Kim, your order is ready at Main St." in out
     assert "+1317" not in out  # phone numbers are masked in the table
