@@ -183,3 +183,26 @@ def test_a_retry_callback_still_pages_on_retry(vendors):
     task = SimpleNamespace(on_retry_callback=[notifier], on_failure_callback=None)
     notifier.notify({"ti": ti(state="up_for_retry", max_tries=2), "task": task})
     assert texts(vendors, "mta") == [ONCALL]
+
+
+def test_deadline_alert_callback_trigger_pages_through_the_fallback(vendors):
+    """A DeadlineAlert's AsyncCallback(MtaNotifier, kwargs=...) runs in the triggerer as Airflow's CallbackTrigger."""
+    callback = pytest.importorskip("airflow.triggers.callback", reason="deadline alert callbacks came in Airflow 3.1")
+    vendors.fault("status", count=10, status=503)
+    trigger = callback.CallbackTrigger(
+        callback_path="airflow_provider_mta.notifications.mta.MtaNotifier",
+        callback_kwargs={
+            "subscribers": [ONCALL],
+            "fallback_conn_ids": ["telnyx_oncall"],
+            "message": "Deadline missed: {{ dag_run.dag_id }}",
+            "context": {"dag_run": {"dag_id": "etl_orders", "run_id": "r9"}},
+        },
+    )
+
+    async def events() -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    payloads = asyncio.run(events())
+    assert [p["state"] for p in payloads][-1] == "success", payloads
+    assert texts(vendors, "mta") == [] and texts(vendors, "telnyx") == [ONCALL]
+    assert [m["text"] for m in vendors.messages()] == ["Deadline missed: etl_orders"]
