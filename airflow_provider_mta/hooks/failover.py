@@ -48,6 +48,7 @@ class FailoverResult:
     results: list[tuple[str, SendResult]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     error: BaseException | None = None  # the refusal that stopped the send, or the last failure when none texted
+    skipped: list[str] = field(default_factory=list)  # connections the circuit breaker held open at the start
 
     @property
     def sent(self) -> bool:
@@ -102,7 +103,6 @@ class FailoverSender:
         self.breaker = breaker
         self._get_hook = get_hook
         self._hooks: dict[str, SmsHook | BaseException] = dict(known_hooks or {})
-        self._skipped: list[str] = []
 
     def hook(self, conn_id: str) -> SmsHook:
         """The hook of ``conn_id`` (looked up once); a missing or non-SMS connection raises MtaConfigError."""
@@ -179,7 +179,10 @@ class FailoverSender:
     # -- the I/O-free halves ----------------------------------------------------------------------
 
     def _start(self, requests: dict[str, OutgoingRequest | BaseException]) -> tuple[FailoverResult, list[str]]:
-        """The order to try; none when the primary's own request is refused (no vendor would take it)."""
+        """The order to try; none when the primary's own request is refused (no vendor would take it).
+
+        Per-send state lives in the returned result, never on the sender (a digest thread shares it).
+        """
         outcome = FailoverResult()
         primary = self.conn_ids[0]
         built = requests.get(primary)
@@ -187,13 +190,15 @@ class FailoverSender:
             outcome.attempts.append(Attempt(primary, self._provider(primary), "refused", str(built)))
             outcome.error = built
             return outcome, []
-        self._skipped = [c for c in self.conn_ids if self.breaker.is_open(c)]
+        outcome.skipped = [c for c in self.conn_ids if self.breaker.is_open(c)]
         return outcome, self.breaker.order(self.conn_ids)
 
     def _finish(self, outcome: FailoverResult, order: list[str]) -> FailoverResult:
         tried = {a.conn_id for a in outcome.attempts}
+        if not outcome.sent:
+            return outcome  # every vendor was tried, or a refusal stopped the send: nothing was skipped
         for conn_id in order:
-            if conn_id not in tried and conn_id in self._skipped:
+            if conn_id not in tried and conn_id in outcome.skipped:
                 outcome.attempts.append(
                     Attempt(conn_id, self._provider(conn_id), "skipped", "it failed moments ago (circuit open)")
                 )
@@ -252,7 +257,12 @@ class FailoverSender:
         self.breaker.reset(conn_id)
         outcome.results.append((conn_id, result))
         if not result.unknown:
-            outcome.attempts.append(Attempt(conn_id, result.provider, "sent"))
+            if result.total_sent or result.already_sent or not (result.failures or result.opted_out):
+                outcome.attempts.append(Attempt(conn_id, result.provider, "sent"))
+            else:  # a per-recipient API refused every recipient (a 4xx about them, or STOP)
+                refused = [f"{f.get('recipient')}: {f.get('reason')}" for f in result.failures]
+                refused += [f"{who}: opted out (STOP)" for who in result.opted_out]
+                outcome.attempts.append(Attempt(conn_id, result.provider, "refused", "; ".join(refused)))
             return set()
         unknown = set(result.unknown)
         left = {r for r in request.subscribers or [] if mask_recipient(r) in unknown}

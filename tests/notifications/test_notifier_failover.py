@@ -206,3 +206,13 @@ def test_deadline_alert_callback_trigger_pages_through_the_fallback(vendors):
     assert [p["state"] for p in payloads][-1] == "success", payloads
     assert texts(vendors, "mta") == [] and texts(vendors, "telnyx") == [ONCALL]
     assert [m["text"] for m in vendors.messages()] == ["Deadline missed: etl_orders"]
+
+
+def test_a_per_recipient_refusal_is_reported_not_failed_over(vendors, capsys):
+    """Telnyx refuses a number that texted STOP (40300): a refusal, so Bird/MTA are not tried."""
+    vendors.opt_out(ONCALL)
+    notifier = MtaNotifier(subscribers=[ONCALL], sms_conn_id="telnyx_oncall", fallback_conn_ids=["mta_default"])
+    notifier.notify({"ti": ti()})
+    assert vendors.messages() == []
+    assert notifier.last_result["attempts"] == ["telnyx_oncall (telnyx): refused: ***9999: opted out (STOP)"]
+    assert "SMS page not sent by any vendor: telnyx_oncall (telnyx): refused: ***9999: opted out" in logged(capsys)
