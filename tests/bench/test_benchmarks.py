@@ -69,3 +69,10 @@ def test_dag_parse_bench_runs():
     out = run("dag_parse.py", "--runs", "1", "--no-warm-up", "--imports", "hook")
     assert "| baseline: 3 x EmptyOperator + a plain callback |" in out
     assert "| airflow.providers.slack.notifications.slack (SlackNotifier) |" in out
+
+
+def test_page_failover_bench_runs():
+    out = run("page_failover.py", "--quick", "--pages", "3")
+    assert "| scenario | page 1 | page 2 | page 3 | median of pages 2..3 |" in out
+    assert "| (c) no fallback (MTA only) |" in out and "| 0 of 3 |" in out
+    assert "Ledger check: every page texted as expected, no duplicates" in out
