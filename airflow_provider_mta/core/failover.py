@@ -10,17 +10,20 @@ Pure Python (no Airflow, no I/O). The rule, for one vendor's failure:
   :class:`MtaAmbiguousSendError`): this vendor cannot text now, and may have. Fail over only when the
   caller prefers twice to never (pages do; ``SendSmsOperator`` does only with ``failover_on_ambiguous``).
 
-A vendor that was *down* or *ambiguous* is skipped by later sends in the same process for a cool-down
-(:class:`CircuitBreaker`), so a storm of pages during an outage does not wait for its timeouts each time.
+A vendor that was *down* or *ambiguous* is skipped by later sends for a cool-down (:class:`CircuitBreaker`,
+shared between processes through :class:`SharedBreakerState`), so a storm of pages during an outage does
+not wait for its timeouts each time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from airflow_provider_mta.core.errors import (
     MtaAmbiguousSendError,
@@ -62,33 +65,53 @@ def classify_failure(exc: BaseException) -> FailureKind:
     return FailureKind.DOWN
 
 
+class SharedBreakerState(Protocol):
+    """Where breakers of several processes keep "skip this connection until" (Unix time), e.g. a SQL table."""
+
+    def open_until(self, conn_id: str) -> float | None: ...
+
+    def set_open_until(self, conn_id: str, until: float | None) -> None: ...
+
+
 @dataclass
 class CircuitBreaker:
-    """Remembers, per connection id, until when a vendor that just failed is skipped. Thread-safe."""
+    """Remembers, per connection id, until when a vendor that just failed is skipped. Thread-safe.
+
+    With ``shared``, every process that uses the same state sees a trip (Airflow runs each task, and so
+    each failure callback, in a process of its own); if the shared state fails, this process's memory
+    still holds the trip.
+    """
 
     open_for_s: float = DEFAULT_BREAKER_S
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.time
+    shared: SharedBreakerState | None = None
     _open_until: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def trip(self, conn_id: str, *, open_for_s: float | None = None) -> None:
         """Skip ``conn_id`` for the cool-down from now."""
+        until = self.clock() + (self.open_for_s if open_for_s is None else open_for_s)
         with self._lock:
-            self._open_until[conn_id] = self.clock() + (self.open_for_s if open_for_s is None else open_for_s)
+            self._open_until[conn_id] = until
+        self._share(conn_id, until)
 
     def reset(self, conn_id: str) -> None:
         """``conn_id`` answered: use it again at once."""
         with self._lock:
             self._open_until.pop(conn_id, None)
+        self._share(conn_id, None)
 
     def is_open(self, conn_id: str) -> bool:
         """True while ``conn_id`` is being skipped."""
+        until = self._shared_until(conn_id)
         with self._lock:
-            until = self._open_until.get(conn_id)
+            local = self._open_until.get(conn_id)
+            if until is None or (local is not None and local > until):
+                until = local
             if until is None:
                 return False
             if self.clock() >= until:
-                del self._open_until[conn_id]
+                self._open_until.pop(conn_id, None)
                 return False
             return True
 
@@ -99,6 +122,20 @@ class CircuitBreaker:
         """
         closed = [c for c in conn_ids if not self.is_open(c)]
         return closed + [c for c in conn_ids if c not in closed]
+
+    def _share(self, conn_id: str, until: float | None) -> None:
+        if self.shared is None:
+            return
+        with contextlib.suppress(Exception):
+            self.shared.set_open_until(conn_id, until)
+
+    def _shared_until(self, conn_id: str) -> float | None:
+        if self.shared is None:
+            return None
+        try:
+            return self.shared.open_until(conn_id)
+        except Exception:
+            return None
 
 
 PROCESS_BREAKER = CircuitBreaker()

@@ -43,11 +43,12 @@ class MtaNotifier(BaseNotifier):
     :param fallback_conn_ids: SMS connections to page through, in order, when the previous one cannot.
     :param cooldown: Storm control: pages to the same recipient within this window after a text fold into
         one digest sent when it closes (``timedelta(minutes=5)``); ``None`` (default) texts every page.
-    :param storm_conn_id: The SQL connection holding storm control's state, shared by every worker
-        (default: a SQLite file in ``$AIRFLOW_HOME``, shared by the worker processes of one machine).
+    :param state_conn_id: The SQL connection holding storm control's and the circuit breaker's state, shared
+        by every worker (default: a SQLite file in ``$AIRFLOW_HOME``, shared by the processes of one machine).
     :param only_final_failure: Do not page for a failure callback fired while the task will still be
         retried (Airflow fires some after a worker restart); default True.
-    :param circuit_breaker: How long a vendor that just failed is skipped by later pages of this process.
+    :param circuit_breaker: How long a vendor that just failed is skipped by later pages (of every worker
+        process that shares the state; default two minutes).
     :param retries_before_failover: With fallbacks, each vendor's retries before the page moves on
         (default 1, instead of the connection's ``max_retries``: a page with somewhere else to go should not
         wait out a long back-off); ``None`` keeps each connection's own.
@@ -66,7 +67,7 @@ class MtaNotifier(BaseNotifier):
         mta_conn_id: str | None = None,
         fallback_conn_ids: list[str] | None = None,
         cooldown: dt.timedelta | None = None,
-        storm_conn_id: str | None = None,
+        state_conn_id: str | None = None,
         only_final_failure: bool = True,
         circuit_breaker: dt.timedelta | None = None,
         retries_before_failover: int | None = 1,
@@ -85,7 +86,7 @@ class MtaNotifier(BaseNotifier):
             if value is not None and (not isinstance(value, dt.timedelta) or value.total_seconds() <= 0):
                 raise MtaConfigError(f"MtaNotifier: {name} must be a positive datetime.timedelta, got {value!r}")
         self.cooldown = cooldown
-        self.storm_conn_id = storm_conn_id
+        self.state_conn_id = state_conn_id
         self.only_final_failure = only_final_failure
         self.circuit_breaker = circuit_breaker
         if retries_before_failover is not None and (
@@ -110,12 +111,15 @@ class MtaNotifier(BaseNotifier):
     @cached_property
     def sender(self) -> FailoverSender:
         """The primary connection, then each fallback."""
-        from airflow_provider_mta.core.failover import PROCESS_BREAKER, CircuitBreaker
+        from airflow_provider_mta.core.failover import DEFAULT_BREAKER_S, PROCESS_BREAKER, CircuitBreaker
         from airflow_provider_mta.hooks.failover import FailoverSender
 
         breaker = PROCESS_BREAKER
-        if self.circuit_breaker is not None:
-            breaker = CircuitBreaker(open_for_s=self.circuit_breaker.total_seconds())
+        if self.fallback_conn_ids:  # only failover has use for a breaker; share it with every task process
+            breaker = CircuitBreaker(
+                open_for_s=self.circuit_breaker.total_seconds() if self.circuit_breaker else DEFAULT_BREAKER_S,
+                shared=self._shared_state(),
+            )
         retries = self.retries_before_failover if self.fallback_conn_ids else None
         return FailoverSender(
             conn_ids=[self.sms_conn_id, *self.fallback_conn_ids],
@@ -124,6 +128,16 @@ class MtaNotifier(BaseNotifier):
             breaker=breaker,
             get_hook=get_sms_hook,
         )
+
+    def _shared_state(self) -> Any:
+        """The SQL state every worker sees (breaker trips), or None when it cannot be opened (then per process)."""
+        from airflow_provider_mta.utils.page_storm_store import PageStormStore
+
+        try:
+            return PageStormStore(conn_id=self.state_conn_id).connect()
+        except Exception as exc:
+            self.log.warning("Shared page state unavailable (%s); the circuit breaker holds per process", exc)
+            return None
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render with Jinja; a template error is kept for :meth:`notify` to log, never raised from a callback."""
@@ -233,7 +247,7 @@ class MtaNotifier(BaseNotifier):
             from airflow_provider_mta.utils.page_storm_store import PageStormStore
 
             storm = StormControl(
-                cooldown_s=self.cooldown.total_seconds(), store=PageStormStore(conn_id=self.storm_conn_id).connect()
+                cooldown_s=self.cooldown.total_seconds(), store=PageStormStore(conn_id=self.state_conn_id).connect()
             )
             return storm.triage(recipients, event_id=request_id, summary=as_event_summary(context)), storm
         except Exception as exc:

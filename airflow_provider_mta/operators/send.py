@@ -357,12 +357,14 @@ class SendSmsOperator(BaseOperator):
     def _send_with_failover(self, request: OutgoingRequest, *, request_id: str) -> tuple[SendResult, list[str]]:
         """Send through the primary, then each fallback; every fallback's request is checked before any send."""
         from airflow_provider_mta.core.errors import MtaConfigError
+        from airflow_provider_mta.core.failover import CircuitBreaker
         from airflow_provider_mta.hooks.failover import FailoverSender
 
         sender = FailoverSender(
             conn_ids=[self.sms_conn_id, *self.fallback_conn_ids],
             hook_params={"default_region": self.default_region} if self.default_region else {},
             failover_on_ambiguous=self.failover_on_ambiguous,
+            breaker=CircuitBreaker(),  # one send per task: always try the primary first
             get_hook=get_sms_hook,
             known_hooks={self.sms_conn_id: self.hook},
         )

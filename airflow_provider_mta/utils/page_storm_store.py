@@ -1,11 +1,12 @@
-"""The shared state of page storm control, in SQL that every worker sees.
+"""The shared state of pages (storm control and the vendors' circuit breaker), in SQL that every worker sees.
 
-Two tables, created on first use, on any common.sql connection (``storm_conn_id``: PostgreSQL, MySQL,
+Two tables, created on first use, on any common.sql connection (``state_conn_id``: PostgreSQL, MySQL,
 the Airflow metadata database's own server...) or, by default, a SQLite file in ``$AIRFLOW_HOME`` that
 every worker process on this machine shares (LocalExecutor, ``airflow dags test``)::
 
     mta_page_storm        (recipient_key PK, last_text_at, digest_owner)     one row per recipient
     mta_page_storm_events (event_id PK, recipient_key, at, summary, claimed_by) one row per page
+    mta_vendor_breaker    (conn_id PK, open_until)                           one row per SMS connection
 
 ``recipient_key`` is a SHA-256 of the recipient, never the number. Every decision is one atomic
 statement, so two workers can never both lead a window or both send the same folded page:
@@ -28,6 +29,7 @@ from airflow_provider_mta.core.errors import MtaConfigError
 
 STATE_TABLE = "mta_page_storm"
 EVENTS_TABLE = "mta_page_storm_events"
+BREAKER_TABLE = "mta_vendor_breaker"
 DEFAULT_FILE = "mta_page_storm.sqlite"
 
 
@@ -165,6 +167,23 @@ class PageStormStore:
             (key, claimer),
         )
 
+    # -- the circuit breaker (core.failover.SharedBreakerState) --------------------------------------
+
+    def open_until(self, conn_id: str) -> float | None:
+        """Until when ``conn_id`` is skipped (Unix time), or None."""
+        rows = self._query(f"SELECT open_until FROM {BREAKER_TABLE} WHERE conn_id = {{p}}", (conn_id,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def set_open_until(self, conn_id: str, until: float | None) -> None:
+        """Skip ``conn_id`` until ``until`` (None: not at all)."""
+        update = f"UPDATE {BREAKER_TABLE} SET open_until = {{p}} WHERE conn_id = {{p}}"
+        if self._execute(update, (until, conn_id)) == 0 and until is not None:
+            inserted = self._execute(
+                f"INSERT INTO {BREAKER_TABLE} (conn_id, open_until) VALUES ({{p}}, {{p}})", (conn_id, until), quiet=True
+            )
+            if not inserted:  # another process inserted it meanwhile
+                self._execute(update, (until, conn_id))
+
     # -- SQL --------------------------------------------------------------------------------------
 
     def _create(self) -> None:
@@ -174,6 +193,8 @@ class PageStormStore:
             f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (event_id VARCHAR(128) PRIMARY KEY, "
             "recipient_key VARCHAR(64) NOT NULL, at DOUBLE PRECISION NOT NULL, summary VARCHAR(200) NOT NULL, "
             "claimed_by VARCHAR(64))",
+            f"CREATE TABLE IF NOT EXISTS {BREAKER_TABLE} (conn_id VARCHAR(250) PRIMARY KEY, "
+            "open_until DOUBLE PRECISION)",
         ):
             self._execute(ddl, ())
 

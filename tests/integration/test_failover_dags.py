@@ -28,14 +28,23 @@ def failed_with_task_error(result: Any) -> bool:
     return result.returncode != 0 and "state=failed" in result.log and "the nightly load failed" in result.log
 
 
+@pytest.fixture
+def page_state(tmp_path: Path) -> dict[str, str]:
+    """The pager's shared state (circuit breaker) in this test's own SQLite file."""
+    return {
+        "AIRFLOW_CONN_PAGE_STATE": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "pages.sqlite")}),
+        "MTA_IT_STATE_CONN": "page_state",
+    }
+
+
 def telnyx_env(sandbox: Any, **extra: Any) -> dict[str, str]:
     return {"AIRFLOW_CONN_TELNYX_ONCALL": telnyx_conn_json(sandbox.telnyx_base_url, api_key=sandbox.api_key, **extra)}
 
 
 @pytest.mark.parametrize(("fault", "status"), [("status", 503), ("timeout", None)])
-def test_mta_down_pages_once_through_telnyx(run_dag, sandbox, fault, status):
+def test_mta_down_pages_once_through_telnyx(run_dag, sandbox, page_state, fault, status):
     sandbox.fault(fault, count=20, status=status)
-    result = run_dag("mta_it_failover", conn_extra={"timeout": 2}, env=telnyx_env(sandbox))
+    result = run_dag("mta_it_failover", conn_extra={"timeout": 2}, env={**telnyx_env(sandbox), **page_state})
     assert failed_with_task_error(result), result.log[-4000:]
     assert pages(sandbox) == [("telnyx", ONCALL)]
     assert re.search(
@@ -43,14 +52,14 @@ def test_mta_down_pages_once_through_telnyx(run_dag, sandbox, fault, status):
     )
 
 
-def test_mta_healthy_pages_once_through_mta(run_dag, sandbox):
-    result = run_dag("mta_it_failover", env=telnyx_env(sandbox))
+def test_mta_healthy_pages_once_through_mta(run_dag, sandbox, page_state):
+    result = run_dag("mta_it_failover", env={**telnyx_env(sandbox), **page_state})
     assert failed_with_task_error(result), result.log[-4000:]
     assert pages(sandbox) == [("mta", ONCALL)]
     assert "Page sent via mta_default (mta) to 1 recipient(s)" in result.log
 
 
-def test_all_vendors_down_logs_each_failure_and_the_task_error_fails_the_run(run_dag, sandbox):
+def test_all_vendors_down_logs_each_failure_and_the_task_error_fails_the_run(run_dag, sandbox, page_state):
     result = run_dag(
         "mta_it_failover",
         conn_extra={"max_retries": 0},
@@ -59,6 +68,7 @@ def test_all_vendors_down_logs_each_failure_and_the_task_error_fails_the_run(run
             **telnyx_env(sandbox),
             "AIRFLOW_CONN_TELNYX_ONCALL": telnyx_conn_json(sandbox.telnyx_base_url, api_key="revoked-key"),
             "MTA_IT_FALLBACKS": "telnyx_oncall,not_configured",
+            **page_state,
         },
     )
     assert failed_with_task_error(result), result.log[-4000:]
@@ -73,13 +83,13 @@ def test_all_vendors_down_logs_each_failure_and_the_task_error_fails_the_run(run
 
 def test_ten_failures_in_two_processes_text_each_phone_twice(airflow_db, sandbox, tmp_path):
     """Two `airflow dags test` processes fail five tasks each within the cooldown: the first page, then one
-    digest per phone; the state is a SQLite file both processes share (storm_conn_id)."""
+    digest per phone; the state is a SQLite file both processes share (state_conn_id)."""
     cooldown_s = 40
     env = {
         **os.environ,
         "AIRFLOW_CONN_MTA_DEFAULT": mta_conn_json(sandbox.base_url, api_key=sandbox.api_key, send_rate_limit="0"),
         "AIRFLOW_CONN_STORM_DB": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "storm.sqlite")}),
-        "MTA_IT_STORM_CONN": "storm_db",
+        "MTA_IT_STATE_CONN": "storm_db",
         "MTA_IT_COOLDOWN_S": str(cooldown_s),
     }
     started = time.monotonic()

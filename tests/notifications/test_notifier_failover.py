@@ -21,13 +21,14 @@ def ti(**kw):
 
 
 @pytest.fixture
-def vendors(sandbox, monkeypatch):
+def vendors(sandbox, monkeypatch, tmp_path):
     """mta_default with one quick retry (so faults fail fast) and telnyx_oncall on the sandbox's /v2."""
     monkeypatch.setenv(
         "AIRFLOW_CONN_MTA_DEFAULT",
         mta_conn_json(sandbox.base_url, api_key=sandbox.api_key, send_rate_limit="0", max_retries=1, timeout=1),
     )
     monkeypatch.setenv("AIRFLOW_CONN_TELNYX_ONCALL", telnyx_conn_json(sandbox.telnyx_base_url, api_key=sandbox.api_key))
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))  # the breaker's shared state: this test's own
     return sandbox
 
 
@@ -216,3 +217,34 @@ def test_a_per_recipient_refusal_is_reported_not_failed_over(vendors, capsys):
     assert vendors.messages() == []
     assert notifier.last_result["attempts"] == ["telnyx_oncall (telnyx): refused: ***9999: opted out (STOP)"]
     assert "SMS page not sent by any vendor: telnyx_oncall (telnyx): refused: ***9999: opted out" in logged(capsys)
+
+
+BREAKER_CHILD = """
+import sys
+from types import SimpleNamespace
+from airflow_provider_mta.notifications.mta import MtaNotifier
+notifier = MtaNotifier(subscribers=["+13175559999"], fallback_conn_ids=["telnyx_oncall"])
+notifier.notify({"ti": SimpleNamespace(dag_id="etl", task_id=sys.argv[1], run_id="r", map_index=-1,
+                                       try_number=1, state="failed", log_url=None)})
+print(notifier.last_result["attempts"])
+"""
+
+
+def test_the_breaker_holds_across_task_processes(vendors):
+    """Airflow runs each failure callback in the task's own process: a trip must reach the next one."""
+    import os
+    import subprocess
+    import sys
+
+    vendors.fault("timeout", count=50)
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", BREAKER_CHILD, f"task_{n}"], env=dict(os.environ), capture_output=True, text=True
+        )
+        for n in range(2)
+    ]
+    assert [o.returncode for o in outs] == [0, 0], outs[0].stderr[-2000:]
+    assert texts(vendors, "telnyx") == [ONCALL, ONCALL] and texts(vendors, "mta") == []
+    assert "mta_default (mta): ambiguous: " in outs[0].stdout.splitlines()[-1]
+    assert "mta_default (mta): skipped: " in outs[1].stdout.splitlines()[-1]
+    assert vendors.stats()["sendRequests"] == 2  # only the first process waited for MTA (a try and a retry)

@@ -139,7 +139,7 @@ def test_storm_control_off_texts_every_page(sandbox, home):
 
 
 def test_unusable_storm_storage_pages_without_it(sandbox, home, capsys):
-    notifier = MtaNotifier(subscribers=[ONCALL], cooldown=dt.timedelta(minutes=5), storm_conn_id="no_such_db")
+    notifier = MtaNotifier(subscribers=[ONCALL], cooldown=dt.timedelta(minutes=5), state_conn_id="no_such_db")
     notifier.notify({"ti": ti("a")})
     assert [m["to"] for m in sandbox.messages()] == [ONCALL]
     assert "Storm control unavailable" in capsys.readouterr().out

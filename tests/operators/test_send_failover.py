@@ -21,10 +21,6 @@ def vendors(sandbox, monkeypatch):
         mta_conn_json(sandbox.base_url, api_key=sandbox.api_key, send_rate_limit="0", max_retries=1, timeout=1),
     )
     monkeypatch.setenv("AIRFLOW_CONN_TELNYX_BACKUP", telnyx_conn_json(sandbox.telnyx_base_url, api_key=sandbox.api_key))
-    # each test gets a fresh breaker state: MTA is not skipped because an earlier test tripped it
-    from airflow_provider_mta.core import failover
-
-    monkeypatch.setattr(failover.PROCESS_BREAKER, "_open_until", {})
     return sandbox
 
 
@@ -99,3 +95,10 @@ def test_a_missing_or_non_sms_fallback_fails_before_anything_is_sent(vendors, mo
 def test_fallback_conn_ids_checked_at_parse_time():
     with pytest.raises(MtaConfigError, match="names the primary"):
         SendSmsOperator(task_id="s", subscribers=[TO], message="hi", fallback_conn_ids=["mta_default"])
+
+
+def test_each_send_tries_the_primary_first(vendors):
+    """No circuit breaker between tasks' sends: after MTA failed once, the next send still tries MTA first."""
+    vendors.fault("status", count=1, status=402)  # a 402 is not retried: one fault, one failed send
+    assert run(fallback_conn_ids=["telnyx_backup"], request_id="one")["provider"] == "telnyx"
+    assert run(fallback_conn_ids=["telnyx_backup"], request_id="two")["provider"] == "mta"

@@ -19,7 +19,13 @@ with DAG(
     default_args={"retries": 0},
 ) as dag:
 
-    @task(on_failure_callback=MtaNotifier(subscribers=["+13175559999"], fallback_conn_ids=FALLBACKS))
+    @task(
+        on_failure_callback=MtaNotifier(
+            subscribers=["+13175559999"],
+            fallback_conn_ids=FALLBACKS,
+            state_conn_id=os.environ.get("MTA_IT_STATE_CONN"),
+        )
+    )
     def load() -> None:
         raise ValueError("the nightly load failed")
 

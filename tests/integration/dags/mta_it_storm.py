@@ -23,7 +23,7 @@ for name in ("a", "b"):
             "on_failure_callback": MtaNotifier(
                 subscribers=["+13175559999", "+13175558888"],
                 cooldown=COOLDOWN,
-                storm_conn_id=os.environ.get("MTA_IT_STORM_CONN"),
+                state_conn_id=os.environ.get("MTA_IT_STATE_CONN"),
             ),
         },
     ):
