@@ -15,15 +15,17 @@ to the page accepted by the sandbox (or given up). The sandbox's ledger then sho
 through which vendor, and how often. Scenarios:
 
 (a) failover with the circuit breaker: ``fallback_conn_ids=["telnyx_oncall"]``, ``circuit_breaker``
-    left at its default (the process-wide breaker), so a vendor that failed is skipped by later pages;
+    left at its default (two minutes), so a vendor that failed is skipped by later pages; the breaker's
+    trips live in the pager's shared state (a SQLite file in ``$AIRFLOW_HOME``), which a new notifier
+    per page reads just as the separate task processes of a deployment do;
 (b) failover without a breaker: the same with ``circuit_breaker=timedelta(microseconds=1)``, a cool-down
     over before the next page starts, so every page tries MTA first and waits for its timeouts;
 (c) no fallback (before ``fallback_conn_ids``): every page waits for MTA's timeouts and nobody is texted;
 (d) healthy MTA: no fault, the same notifier as (a); the baseline.
 
 Before the scenarios one page goes through each vendor (imports, connection look-ups) and the sandbox
-is reset; before each scenario the sandbox is reset and the process-wide breaker is closed for both
-connections, as in a fresh worker.
+is reset; before each scenario the sandbox is reset and the scenario gets a fresh ``$AIRFLOW_HOME`` (so
+no breaker is open), as in a fresh deployment.
 
     .venv/bin/python bench/page_failover.py --pages 10 --timeout 5 --max-retries 2
 """
@@ -113,10 +115,12 @@ def notifier(scenario: Scenario | None = None, **kw: Any) -> Any:
 
 
 def close_breaker() -> None:
+    """A fresh pager state: no breaker open (the process-wide one closed, a new ``$AIRFLOW_HOME``)."""
     from airflow_provider_mta.core.failover import PROCESS_BREAKER
 
     for conn_id in (MTA, TELNYX):
         PROCESS_BREAKER.reset(conn_id)
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="bench-af-")
 
 
 def warm_up(sandbox: Any) -> None:
