@@ -40,8 +40,8 @@ format: $(STAMP)
 sandbox: $(STAMP)  ## run the local MTA sandbox on 127.0.0.1:8787
 	$(VENV)/bin/python -m airflow_provider_mta.sandbox --host 127.0.0.1 --port 8787
 
-demo: $(STAMP)
-	$(VENV)/bin/python scripts/demo.py
+demo: $(STAMP)  ## KEEP=1 keeps the sandbox, its inbox page and the logs at the end (until Ctrl-C)
+	$(VENV)/bin/python scripts/demo.py$(if $(filter-out 0 no false,$(KEEP)), --keep)
 
 # Benchmarks (bench/, not part of `make test`; results in bench/RESULTS.md). The full run takes about
 # 20 minutes (1,000,000 PostgreSQL rows, a one-minute send and its 1,000-send baseline); BENCH_QUICK=1
