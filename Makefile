@@ -8,7 +8,7 @@ STAMP := $(VENV)/.synced-stamp
 AIRFLOW_31 := 3.1.8
 VENV31 := .venv-airflow31
 
-.PHONY: venv test test-fast test-airflow31 lint format demo bench sandbox clean
+.PHONY: venv test test-fast test-airflow31 lint format demo bench sandbox tour-env tour-stop clean
 
 venv: $(STAMP)
 
@@ -40,8 +40,14 @@ format: $(STAMP)
 sandbox: $(STAMP)  ## run the local MTA sandbox on 127.0.0.1:8787
 	$(VENV)/bin/python -m airflow_provider_mta.sandbox --host 127.0.0.1 --port 8787
 
-demo: $(STAMP)
-	$(VENV)/bin/python scripts/demo.py
+tour-env: $(STAMP)  ## the README tour: sandbox in the background, .tour/airflow.env to `source` (TOUR_PORT=8787)
+	$(VENV)/bin/python scripts/tour.py env
+
+tour-stop:  ## stop the tour's sandbox (.tour/ stays; `rm -rf .tour` removes it)
+	$(VENV)/bin/python scripts/tour.py stop
+
+demo: $(STAMP)  ## KEEP=1 keeps the sandbox, its inbox page and the logs at the end (until Ctrl-C)
+	$(VENV)/bin/python scripts/demo.py$(if $(filter-out 0 no false,$(KEEP)), --keep)
 
 # Benchmarks (bench/, not part of `make test`; results in bench/RESULTS.md). The full run takes about
 # 20 minutes (1,000,000 PostgreSQL rows, a one-minute send and its 1,000-send baseline), plus about 5 for

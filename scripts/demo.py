@@ -3,11 +3,14 @@
 Starts the sandbox (texts take 2 s to be "delivered"), seeds a small SQLite customer table, runs
 every DAG in ``dags_examples/`` with ``airflow dags test``, prints what each phone received and
 its delivery status, stops the sandbox, and exits non-zero if any step did not go as expected.
-Nothing leaves 127.0.0.1.
+Nothing leaves 127.0.0.1. With ``--keep`` (``make demo KEEP=1``) the sandbox and its inbox page stay up
+at the end until Ctrl-C, and the Airflow home with the DAG logs is kept.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import re
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,16 +76,52 @@ def run_dag(dag_id: str, env: dict[str, str], logs: Path) -> str:
     return state
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/demo.py", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the sandbox (and its inbox page) up at the end until Ctrl-C, and keep the Airflow home and logs",
+    )
+    return parser.parse_args(argv)
+
+
+def wait_for_ctrl_c() -> None:
+    while True:
+        time.sleep(3600)
+
+
+def hold(url: str, logs: Path, wait: Callable[[], None] = wait_for_ctrl_c) -> None:
+    """``--keep``: say where the inbox and the logs are, then serve until Ctrl-C (``wait`` returns or raises)."""
+    print(f"\nThe sandbox is still up: inbox page {url}/ (the texts as JSON: {url}/_sandbox/messages)")
+    print(f"The DAG runs' logs are kept in {logs}")
+    print("Press Ctrl-C to stop the sandbox.", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        wait()
+    print(f"\nSandbox stopped; its inbox page is gone. The logs stay in {logs} (remove its parent when done).")
+
+
+def farewell(ok: bool, logs: Path) -> str:
+    """The last line without ``--keep``: the sandbox is stopped, so no inbox URL; a log path only if kept."""
+    if ok:
+        return "The sandbox is stopped and the logs removed (`make demo KEEP=1` keeps both up until Ctrl-C)."
+    return f"The sandbox is stopped; logs kept in {logs}"
+
+
+def main(argv: list[str] | None = None) -> int:
     from airflow_provider_mta.core.masking import mask_recipient
     from airflow_provider_mta.sandbox.testing import SandboxServer
 
+    keep = parse_args(argv).keep
     home = Path(tempfile.mkdtemp(prefix="mta-demo-"))
     logs = home / "demo-logs"
     logs.mkdir()
     problems: list[str] = []
     with SandboxServer(api_keys=(API_KEY,), delivery_delay_s=2.0) as sandbox:
-        step(f"Sandbox on {sandbox.url} (inbox page: {sandbox.url}/); Airflow home {home}")
+        if keep:
+            step(f"Sandbox on {sandbox.url} (inbox page: {sandbox.url}/, kept up at the end); logs in {logs}")
+        else:
+            step(f"Sandbox on {sandbox.url}, until the demo ends (`make demo KEEP=1` keeps it and its inbox page up)")
         seed_customers(home / "customers.db")
         env = {
             **os.environ,
@@ -136,18 +176,22 @@ def main() -> int:
                 problems.append(f"{dag_id} ended {state}, expected {expected}")
         time.sleep(2.5)  # let the last texts reach their final status
         messages = sandbox.messages()
-    step("What each phone received")
-    print(f"{'phone':<10} {'via':<7} {'status':<15} text")
-    for m in sorted(messages, key=lambda m: (m["to"], m["createdAt"])):
-        print(f"{mask_recipient(m['to']):<10} {m.get('provider', 'mta'):<7} {m['status']:<15} {m['text']}")
-    problems += check_ledger(messages)
-    if problems:
-        print("\nDEMO FAILED:\n  " + "\n  ".join(problems))
-        print(f"Logs kept in {logs}")
-        return 1
-    shutil.rmtree(home, ignore_errors=True)
-    print(f"\nDemo OK: {len(messages)} texts, {len({m['to'] for m in messages})} phones, all as expected.")
-    return 0
+        step("What each phone received")
+        print(f"{'phone':<10} {'via':<7} {'status':<15} text")
+        for m in sorted(messages, key=lambda m: (m["to"], m["createdAt"])):
+            print(f"{mask_recipient(m['to']):<10} {m.get('provider', 'mta'):<7} {m['status']:<15} {m['text']}")
+        problems += check_ledger(messages)
+        if problems:
+            print("\nDEMO FAILED:\n  " + "\n  ".join(problems))
+        else:
+            print(f"\nDemo OK: {len(messages)} texts, {len({m['to'] for m in messages})} phones, all as expected.")
+        if keep:
+            hold(sandbox.url, logs)
+            return 1 if problems else 0
+    if not problems:
+        shutil.rmtree(home, ignore_errors=True)
+    print(farewell(not problems, logs))
+    return 1 if problems else 0
 
 
 def check_ledger(messages: list[dict]) -> list[str]:

@@ -1,5 +1,8 @@
 """Every Python snippet in README.md and docs/*.md runs (in order, one namespace per file) against the sandbox.
 
+Python snippets are ```python blocks, and the Python a ```bash block writes with a quoted here-document
+(``cat > "$AIRFLOW__CORE__DAGS_FOLDER/x.py" <<'EOF'`` or ``python - <<'EOF'``, as in the README's tour).
+
 Snippets that build DAGs are checked to produce DAGs and operators without errors; snippets that call
 the hook really send to the sandbox (the docs' default address ``http://127.0.0.1:8787`` is replaced
 by the test sandbox's).
@@ -18,12 +21,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^([ \t]*)```python\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
+BLOCK = re.compile(r"^([ \t]*)```(python|bash)\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
+PY_HEREDOC = re.compile(r"^.*(?:\.py\b|\bpython\b).*<<'EOF'\n(.*?)^EOF$", re.DOTALL | re.MULTILINE)
 
 
 def snippets(path: Path) -> list[str]:
-    """The ```python blocks of a Markdown file, dedented (blocks inside list items are indented)."""
-    return [textwrap.dedent(m.group(2)) for m in BLOCK.finditer(path.read_text())]
+    """The Python of a Markdown file, in order, dedented (blocks inside list items are indented)."""
+    found = []
+    for m in BLOCK.finditer(path.read_text()):
+        code = textwrap.dedent(m.group(3))
+        found += [code] if m.group(2) == "python" else [h.group(1) for h in PY_HEREDOC.finditer(code)]
+    return found
 
 
 SELF_CHECKING = {"sandbox.md"}  # its snippet asserts its own result
