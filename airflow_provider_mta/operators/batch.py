@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_mta.compliance.quiet_hours_settings import FROM_CONFIG
 from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
+from airflow_provider_mta.utils.masked_fields import MaskedTemplateFields
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -42,7 +43,7 @@ SHARED_FIELDS = (
 )
 
 
-class BatchPersonalizedSmsOperator(BaseOperator):
+class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
     """
     Text many recipients, each with their own Liquid ``properties``, from XCom rows or a SQL query.
 
@@ -124,6 +125,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     )
     template_ext: Sequence[str] = (".sql", ".txt", ".liquid")
     template_fields_renderers = {"sql": "sql", "parameters": "json", "tags": "json", "defaults": "json"}
+    # Stored and shown masked (Rendered Templates tab); the task reads the real values (utils/masked_fields.py).
+    masked_template_fields: Sequence[str] = ("rows", "suppress")
     ui_color = "#7fd1b9"
 
     def __init__(
@@ -239,6 +242,13 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="BatchPersonalizedSmsOperator"
         )
 
+    def masked_view(self, name: str, value: Any) -> Any:
+        from airflow_provider_mta.core.masking import mask_recipients, mask_rows
+
+        if name == "rows":
+            return mask_rows(value, phone_column=self.phone_column, columns=self.columns)
+        return mask_recipients(value, phone_column=self.phone_column)
+
     @property
     def mta_conn_id(self) -> str:
         """The older name of ``sms_conn_id``."""
@@ -265,12 +275,18 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     ) -> None:
         """Also the path of a mapped task (``.partial().expand()``), which Airflow renders through this method."""
         fields = list(template_fields)
-        if parent is not self or "message" not in fields:
+        if parent is not self:
             super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        self._restore_unmasked()
+        if "message" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            self._mask_rendered()
             return
         others = [name for name in fields if name != "message"]
         super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
         self._render_message(context, jinja_env)
+        self._mask_rendered()
 
     def _render_message(
         self, context: Context, jinja_env: jinja2.Environment, *, columns: Sequence[str] | None = None
@@ -284,7 +300,9 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             self.message = self._message_template
         rename = self.rename_columns or {}
         if columns is None:
-            columns = self.property_columns if self.property_columns is not None else _xcom_columns(self.rows)
+            columns = (
+                self.property_columns if self.property_columns is not None else _xcom_columns(self.unmasked("rows"))
+            )
         names = (
             {rename.get(c, c) for c in columns or () if c != self.phone_column}
             | set(rename.values())
@@ -306,7 +324,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         from airflow_provider_mta.core.rows import iter_mappings
 
         if self.sql is None:
-            return iter_mappings(self.rows, columns=self.columns)
+            return iter_mappings(self.unmasked("rows"), columns=self.columns)
         from airflow_provider_mta.utils.sql_rows import get_db_hook, iter_sql_rows
 
         db_hook = get_db_hook(str(self.conn_id), self.hook_params)
@@ -381,7 +399,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         from airflow_provider_mta.compliance.suppression_sources import load_suppression
 
         suppression = load_suppression(
-            suppress=self.suppress,
+            suppress=self.unmasked("suppress"),
             suppress_sql=self.suppress_sql,
             suppress_conn_id=self.suppress_conn_id or self.conn_id,
             opt_out_conn_id=self.opt_out_conn_id or self.hook.opt_out_conn_id,
