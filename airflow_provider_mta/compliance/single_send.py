@@ -43,7 +43,7 @@ def apply_compliance(op: SendSmsOperator, request: OutgoingRequest) -> SendCompl
 
     outcome = SendCompliance(request=request)
     suppression = load_suppression(
-        suppress=op.suppress,
+        suppress=op.unmasked("suppress"),
         suppress_sql=op.suppress_sql,
         suppress_conn_id=op.suppress_conn_id,
         opt_out_conn_id=op.opt_out_conn_id or op.hook.opt_out_conn_id,

@@ -112,13 +112,17 @@ class MtaHook(SmsHook):
     def send(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
         """Send a validated :class:`SendRequest` as is (raw ``POST /send``, paced and retried)."""
         mta_request = _as_mta(request)
-        self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(mta_request), request_id or "random")
+        self.log.log(
+            self.send_log_level, "Sending %s to MTA (X-Request-Id %s)", _describe(mta_request), request_id or "random"
+        )
         return self.client.send(mta_request, request_id=request_id)
 
     async def asend(self, request: OutgoingRequest, *, request_id: str | None = None) -> SendResult:
         """Async twin of :meth:`send`."""
         mta_request = _as_mta(request)
-        self.log.info("Sending %s to MTA (X-Request-Id %s)", _describe(mta_request), request_id or "random")
+        self.log.log(
+            self.send_log_level, "Sending %s to MTA (X-Request-Id %s)", _describe(mta_request), request_id or "random"
+        )
         async with await self.aget_conn() as client:
             return await client.send(mta_request, request_id=request_id)
 

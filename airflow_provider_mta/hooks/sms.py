@@ -84,6 +84,7 @@ class SmsHook(BaseHook):
     extra_names: ClassVar[tuple[str, ...]] = COMMON_EXTRAS
     sends_per_recipient: ClassVar[bool] = False
     resend_is_safe: ClassVar[bool] = False
+    send_log_level: int = 20  # logging.INFO: the "Sending ..." line of each send; the batch lowers it to DEBUG
 
     def __init__(
         self,

@@ -410,7 +410,14 @@ def _event(context: Any) -> tuple[Any, ...]:
 
 
 def default_text(context: Any) -> str:
-    """One GSM-7 SMS (<= 160 characters): state, dag.task, try, run and the log link if it fits."""
+    """One GSM-7 SMS (<= 160 characters) that says where to look: state, dag.task, try, run, and a link.
+
+    The link is the first that fits: ``ti.log_url``, else the task instance's page (that URL without its
+    ``?try_number=`` query; the text names the try), else the DAG's page (``<base url>/dags/<dag_id>``),
+    else the UI's base URL. An Airflow 3 log URL of a scheduled run is about 140 characters, so the task's
+    page fits only with short names. A link to the task's page may replace the run id (it holds it); the
+    DAG's page and the base URL come with the run id.
+    """
     dag_id, run_id, task_id, map_index, try_number, state = _event(context)
     state_word = str(state or "event").split(".")[-1].replace("_", " ").upper()
     where = _clip(str(dag_id or "?"), 40) + (f".{_clip(str(task_id), 40)}" if task_id else "")
@@ -421,13 +428,30 @@ def default_text(context: Any) -> str:
         text += f" try {try_number}"
     run = f" run {_clip(str(run_id), 40)}" if run_id else ""
     ti = context.get("ti") or context.get("task_instance")
-    url = f" {ti.log_url}" if getattr(ti, "log_url", None) else ""
-    # The log link already names the run: prefer it, then the run id, when they fit in one SMS.
-    for candidate in (text + run + url, text + url, text + run):
+    candidates = []
+    for link, to_the_task in _links(getattr(ti, "log_url", None), dag_id):
+        # The task's page names the run itself; the DAG's page and the base URL need the run id beside them.
+        if to_the_task:
+            candidates += [f"{text}{run} log: {link}", f"{text} log: {link}"]
+        else:
+            candidates += [f"{text}{run}, logs at {link}"]
+    for candidate in [*candidates, text + run]:
         if len(candidate) <= SMS_LIMIT:
-            text = candidate
-            break
+            return _ascii(candidate)
     return _ascii(text)[:SMS_LIMIT]
+
+
+def _links(log_url: str | None, dag_id: object) -> list[tuple[str, bool]]:
+    """Airflow UI links, most precise first, each with whether it opens the task's log itself: ``log_url``, the
+    task's page (without the query), the DAG's page, the base URL."""
+    if not log_url:
+        return []
+    page = log_url.split("?", 1)[0]
+    links = dict.fromkeys([log_url, page], True)
+    base, found, _ = page.partition("/dags/")
+    if found and base:
+        links.update({f"{base}/dags/{dag_id}": False, base: False})
+    return list(links.items())
 
 
 def _clip(value: str, width: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,6 +14,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_mta.compliance.quiet_hours_settings import FROM_CONFIG
 from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
+from airflow_provider_mta.utils.masked_fields import MaskedTemplateFields
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -42,7 +44,7 @@ SHARED_FIELDS = (
 )
 
 
-class BatchPersonalizedSmsOperator(BaseOperator):
+class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
     """
     Text many recipients, each with their own Liquid ``properties``, from XCom rows or a SQL query.
 
@@ -76,7 +78,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     :param fetch_size: Rows fetched from the database at a time.
     :param max_xcom_ids: Keep at most this many outbound ids in XCom (beyond it, ``outbound_ids`` is
         None and ``message_ids``, one per chunk, point at the deliveries).
-    :param progress_interval: Seconds between progress lines in the task log.
+    :param progress_interval: Progress lines come every 10 % of the recipients, and at least every
+        ``progress_interval`` seconds (default 30).
     :param quiet_hours: ``("08:00", "21:00")``: the local wall-clock window (at each recipient's number)
         in which texts may arrive; ``None`` turns the rule off. Default: Airflow config
         ``[mta] quiet_hours`` (itself ``08:00-21:00``). A number whose prefix spans time zones must be
@@ -124,6 +127,8 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     )
     template_ext: Sequence[str] = (".sql", ".txt", ".liquid")
     template_fields_renderers = {"sql": "sql", "parameters": "json", "tags": "json", "defaults": "json"}
+    # Stored and shown masked (Rendered Templates tab); the task reads the real values (utils/masked_fields.py).
+    masked_template_fields: Sequence[str] = ("rows", "suppress")
     ui_color = "#7fd1b9"
 
     def __init__(
@@ -158,7 +163,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         scheduled_date: str | None = None,
         fetch_size: int = 5_000,
         max_xcom_ids: int = 1_000,
-        progress_interval: float = 10.0,
+        progress_interval: float = 30.0,
         quiet_hours: tuple[str, str] | str | None = FROM_CONFIG,
         quiet_hours_action: Literal["defer", "skip", "fail"] | None = None,
         quiet_hours_overrides: Mapping[str, tuple[str, str] | str] | None = None,
@@ -239,6 +244,13 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="BatchPersonalizedSmsOperator"
         )
 
+    def masked_view(self, name: str, value: Any) -> Any:
+        from airflow_provider_mta.core.masking import mask_recipients, mask_rows
+
+        if name == "rows":
+            return mask_rows(value, phone_column=self.phone_column, columns=self.columns)
+        return mask_recipients(value, phone_column=self.phone_column)
+
     @property
     def mta_conn_id(self) -> str:
         """The older name of ``sms_conn_id``."""
@@ -265,12 +277,18 @@ class BatchPersonalizedSmsOperator(BaseOperator):
     ) -> None:
         """Also the path of a mapped task (``.partial().expand()``), which Airflow renders through this method."""
         fields = list(template_fields)
-        if parent is not self or "message" not in fields:
+        if parent is not self:
             super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        self._restore_unmasked()
+        if "message" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            self._mask_rendered()
             return
         others = [name for name in fields if name != "message"]
         super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
         self._render_message(context, jinja_env)
+        self._mask_rendered()
 
     def _render_message(
         self, context: Context, jinja_env: jinja2.Environment, *, columns: Sequence[str] | None = None
@@ -284,7 +302,9 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             self.message = self._message_template
         rename = self.rename_columns or {}
         if columns is None:
-            columns = self.property_columns if self.property_columns is not None else _xcom_columns(self.rows)
+            columns = (
+                self.property_columns if self.property_columns is not None else _xcom_columns(self.unmasked("rows"))
+            )
         names = (
             {rename.get(c, c) for c in columns or () if c != self.phone_column}
             | set(rename.values())
@@ -306,7 +326,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         from airflow_provider_mta.core.rows import iter_mappings
 
         if self.sql is None:
-            return iter_mappings(self.rows, columns=self.columns)
+            return iter_mappings(self.unmasked("rows"), columns=self.columns)
         from airflow_provider_mta.utils.sql_rows import get_db_hook, iter_sql_rows
 
         db_hook = get_db_hook(str(self.conn_id), self.hook_params)
@@ -381,7 +401,7 @@ class BatchPersonalizedSmsOperator(BaseOperator):
         from airflow_provider_mta.compliance.suppression_sources import load_suppression
 
         suppression = load_suppression(
-            suppress=self.suppress,
+            suppress=self.unmasked("suppress"),
             suppress_sql=self.suppress_sql,
             suppress_conn_id=self.suppress_conn_id or self.conn_id,
             opt_out_conn_id=self.opt_out_conn_id or self.hook.opt_out_conn_id,
@@ -565,67 +585,75 @@ class BatchPersonalizedSmsOperator(BaseOperator):
             return self._result(plan, checkpoint, resumed_from=checkpoint.chunks)
         else:
             self.log.warning(
-                "Resuming: an earlier try (try %s) had %d of %d chunk(s) confirmed by MTA (%d recipients); "
-                "sending from chunk %d on",
+                "Resuming: an earlier try (try %s) had %s of %s chunk(s) confirmed by MTA (%s recipients); "
+                "sending from chunk %s on",
                 checkpoint.started_try,
-                checkpoint.confirmed,
-                checkpoint.chunks,
-                checkpoint.sent,
-                checkpoint.confirmed + 1,
+                f"{checkpoint.confirmed:,}",
+                f"{checkpoint.chunks:,}",
+                f"{checkpoint.sent:,}",
+                f"{checkpoint.confirmed + 1:,}",
             )
         resumed_from = checkpoint.confirmed
         shared = self._shared_fields()
         send_properties = bool(plan.variables) or self.template_id is not None
+        self.hook.send_log_level = logging.DEBUG  # one line per chunk: DEBUG; the progress lines are INFO
         progress = _Progress(self.log, checkpoint, plan.credits, plan.recipients, self.progress_interval)
-        for index, group, rows in plan.spool.grouped_chunks(checkpoint.chunk_size, start=checkpoint.confirmed):
-            chunk = [(recipient, props) for recipient, props, suppressed in rows if not suppressed]
-            opening = self._opening(group) if chunk else None
-            if not chunk or (opening is not None and self.quiet_rule is not None and self.quiet_rule.action == "skip"):
-                # Nothing to send in this chunk: all opted out, or outside their window with action "skip".
-                checkpoint.quiet_hours_skipped += len(chunk)
-                checkpoint.record(sent=0, message_id=None, outbound_ids=[], already=False, keep_ids=self.max_xcom_ids)
-                store.save(checkpoint.to_json())
-                progress.chunk_done(len(rows))
-                continue
-            fields = dict(shared)
-            if fields.get("scheduled_date") and self._scheduled_date_passed():
-                # Decided once for the batch: the time it asked for has come while sending, so the remaining
-                # chunks go now (MTA refuses a scheduledDate in the past, and would send them now anyway).
-                del fields["scheduled_date"]
-            if opening is not None:
-                fields["scheduled_date"] = self.hook.request_type().format_date(opening)
-            request_id = derive_request_id(
-                ti.dag_id, ti.task_id, ti.run_id, ti.map_index, plan.fingerprint, checkpoint.chunk_size, index
-            )
-            if self.hook.sends_per_recipient:
-                sent = self._send_each(chunk, fields, send_properties, request_id, checkpoint, store)
-                checkpoint.record(sent=0, message_id=None, outbound_ids=[], already=False, keep_ids=self.max_xcom_ids)
+        with progress:
+            for index, group, rows in plan.spool.grouped_chunks(checkpoint.chunk_size, start=checkpoint.confirmed):
+                chunk = [(recipient, props) for recipient, props, suppressed in rows if not suppressed]
+                opening = self._opening(group) if chunk else None
+                if not chunk or (
+                    opening is not None and self.quiet_rule is not None and self.quiet_rule.action == "skip"
+                ):
+                    # Nothing to send in this chunk: all opted out, or outside their window with action "skip".
+                    checkpoint.quiet_hours_skipped += len(chunk)
+                    checkpoint.record(
+                        sent=0, message_id=None, outbound_ids=[], already=False, keep_ids=self.max_xcom_ids
+                    )
+                    store.save(checkpoint.to_json())
+                    progress.chunk_done(len(rows), 0)
+                    continue
+                fields = dict(shared)
+                if fields.get("scheduled_date") and self._scheduled_date_passed():
+                    # Decided once for the batch: the time it asked for has come while sending, so the remaining
+                    # chunks go now (MTA refuses a scheduledDate in the past, and would send them now anyway).
+                    del fields["scheduled_date"]
+                if opening is not None:
+                    fields["scheduled_date"] = self.hook.request_type().format_date(opening)
+                request_id = derive_request_id(
+                    ti.dag_id, ti.task_id, ti.run_id, ti.map_index, plan.fingerprint, checkpoint.chunk_size, index
+                )
+                if self.hook.sends_per_recipient:
+                    sent = self._send_each(chunk, fields, send_properties, request_id, checkpoint, store)
+                    checkpoint.record(
+                        sent=0, message_id=None, outbound_ids=[], already=False, keep_ids=self.max_xcom_ids
+                    )
+                    if opening is not None:
+                        checkpoint.record_deferred(recipients=sent, until=fields["scheduled_date"])
+                    store.save(checkpoint.to_json())
+                    progress.chunk_done(len(rows), sent)
+                    continue
+                subscribers = [recipient for recipient, _ in chunk]
+                properties = {r: p for r, p in chunk if p} if send_properties else None
+                request = self.hook.request_type().build(
+                    subscribers=subscribers, properties=properties or None, message=self.message, **fields
+                )
+                result = self.hook.send(request, request_id=request_id)
+                checkpoint.record_outcomes(result)
+                if result.already_sent:
+                    self.log.warning("Chunk %d was already sent by an earlier try (409); not sent again", index + 1)
+                sent = result.total_sent or (len(chunk) if result.already_sent else 0)
+                checkpoint.record(
+                    sent=sent,
+                    message_id=result.message_id,
+                    outbound_ids=result.outbound_ids,
+                    already=result.already_sent,
+                    keep_ids=self.max_xcom_ids,
+                )
                 if opening is not None:
                     checkpoint.record_deferred(recipients=sent, until=fields["scheduled_date"])
                 store.save(checkpoint.to_json())
-                progress.chunk_done(len(rows))
-                continue
-            subscribers = [recipient for recipient, _ in chunk]
-            properties = {r: p for r, p in chunk if p} if send_properties else None
-            request = self.hook.request_type().build(
-                subscribers=subscribers, properties=properties or None, message=self.message, **fields
-            )
-            result = self.hook.send(request, request_id=request_id)
-            checkpoint.record_outcomes(result)
-            if result.already_sent:
-                self.log.warning("Chunk %d was already sent by an earlier try (409); not sent again", index + 1)
-            sent = result.total_sent or (len(chunk) if result.already_sent else 0)
-            checkpoint.record(
-                sent=sent,
-                message_id=result.message_id,
-                outbound_ids=result.outbound_ids,
-                already=result.already_sent,
-                keep_ids=self.max_xcom_ids,
-            )
-            if opening is not None:
-                checkpoint.record_deferred(recipients=sent, until=fields["scheduled_date"])
-            store.save(checkpoint.to_json())
-            progress.chunk_done(len(rows))
+                progress.chunk_done(len(rows), sent)
         checkpoint.completed = True
         if isinstance(store, VariableCheckpointStore):
             store.delete()  # no retention on Variables; MTA's 409 still guards a re-run
@@ -643,10 +671,11 @@ class BatchPersonalizedSmsOperator(BaseOperator):
                 "; ".join(f"{f.get('recipient')}: {f.get('reason')}" for f in checkpoint.failures[:10]) or "-",
             )
         self.log.info(
-            "Batch done: %d recipient(s) in %d chunk(s), %d already sent by an earlier try",
-            checkpoint.sent,
-            checkpoint.chunks,
-            checkpoint.already_sent_chunks,
+            "Batch done: %s recipient(s) in %s chunk(s) %s; %s chunk(s) already sent by an earlier try",
+            f"{checkpoint.sent:,}",
+            f"{checkpoint.chunks:,}",
+            progress.summary(),
+            f"{checkpoint.already_sent_chunks:,}",
         )
         return self._result(plan, checkpoint, resumed_from=resumed_from)
 
@@ -774,36 +803,103 @@ def _xcom_columns(rows: Any) -> list[str]:
 
 
 class _Progress:
-    """Progress lines (chunks, recipients, credits, rate, ETA) at most every ``interval`` seconds."""
+    """INFO progress lines: one each time another 10 % of the recipients is done, and at least every ``interval``
+    seconds; a rate and ETA once ``MIN_CHUNKS`` chunks of this try took ``MIN_SECONDS``. Chunk detail is DEBUG.
+
+    While it runs, the client's "429 ... retry" warnings are counted, not logged one by one: each progress line
+    (and the final one) says how many there were since the previous line.
+    """
+
+    MIN_CHUNKS = 3
+    MIN_SECONDS = 1.0
+    STEP = 0.1
 
     def __init__(self, log: Any, checkpoint: Checkpoint, credits: int, recipients: int, interval: float) -> None:
         self.log, self.checkpoint, self.credits, self.recipients = log, checkpoint, credits, recipients
         self.interval = interval
         self.started = self.last = time.monotonic()
-        self.done_here = 0
+        self.done_here = self.chunks_here = 0
+        self.next_mark = self._mark_after(self._done())
+        self.rate_limited = self.rate_limited_total = 0
 
-    def chunk_done(self, size: int) -> None:
+    def _done(self) -> int:
+        return min(self.checkpoint.confirmed * self.checkpoint.chunk_size, self.recipients)
+
+    def _mark_after(self, done: int) -> int:
+        step = max(1, math.ceil(self.recipients * self.STEP))
+        return (done // step + 1) * step
+
+    def __enter__(self) -> _Progress:
+        import logging
+
+        logging.getLogger("airflow_provider_mta.client").addFilter(self._count_rate_limited)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        logging.getLogger("airflow_provider_mta.client").removeFilter(self._count_rate_limited)
+
+    def _count_rate_limited(self, record: Any) -> bool:
+        """A logging filter: a retry after a 429 is counted and not logged; every other record passes."""
+        from airflow_provider_mta.core.errors import MtaRateLimitError
+
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) > 1 and isinstance(args[1], MtaRateLimitError) and "retry" in str(record.msg):
+            self.rate_limited += 1
+            self.rate_limited_total += 1
+            return False
+        return True
+
+    def chunk_done(self, size: int, sent: int) -> None:
         self.done_here += size
+        self.chunks_here += 1
         now = time.monotonic()
-        last_chunk = self.checkpoint.confirmed == self.checkpoint.chunks
-        if now - self.last < self.interval and not last_chunk and self.checkpoint.confirmed != 1:
+        elapsed = now - self.started
+        done = self._done()
+        self.log.debug(
+            "Chunk %s/%s: %s row(s), %s sent", f"{self.checkpoint.confirmed:,}", f"{self.checkpoint.chunks:,}",
+            f"{size:,}", f"{sent:,}",
+        )  # fmt: skip
+        if self.checkpoint.confirmed >= self.checkpoint.chunks:  # the last one: the "Batch done" line says it
             return
-        self.last = now
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.done_here / elapsed
-        done = min(self.checkpoint.confirmed * self.checkpoint.chunk_size, self.recipients)
-        eta = (self.recipients - done) / rate if rate else float("inf")
+        if done < self.next_mark and now - self.last < self.interval:
+            return
+        self.last, self.next_mark = now, self._mark_after(done)
+        if self.chunks_here >= self.MIN_CHUNKS and elapsed >= self.MIN_SECONDS:
+            rate = self.done_here / elapsed
+            speed = f"{_number(rate)} recipients/s, ETA {_duration((self.recipients - done) / rate)}"
+        else:
+            speed = "rate and ETA after a few more chunks"
         self.log.info(
-            "Progress: chunk %d/%d, %s/%s recipients, ~%s/%s credits, %.1f recipients/s, ETA %s",
-            self.checkpoint.confirmed,
-            self.checkpoint.chunks,
+            "Progress: %s/%s recipients (%d%%), chunk %s/%s, ~%s/%s credits, %s%s",
             f"{done:,}",
             f"{self.recipients:,}",
-            f"{round(self.credits * done / self.recipients):,}",
+            100 * done // max(self.recipients, 1),
+            f"{self.checkpoint.confirmed:,}",
+            f"{self.checkpoint.chunks:,}",
+            f"{round(self.credits * done / max(self.recipients, 1)):,}",
             f"{self.credits:,}",
-            rate,
-            _duration(eta),
+            speed,
+            self._rate_limited_note(),
         )
+
+    def _rate_limited_note(self) -> str:
+        count, self.rate_limited = self.rate_limited, 0
+        return f"; {count:,} retr{'y' if count == 1 else 'ies'} after a 429 (rate limited)" if count else ""
+
+    def summary(self) -> str:
+        """For the final line: time taken, overall rate of this try, rate-limited retries in all."""
+        elapsed = time.monotonic() - self.started
+        rate = f", {_number(self.done_here / elapsed)} recipients/s" if elapsed >= self.MIN_SECONDS else ""
+        total = self.rate_limited_total
+        limited = f", {total:,} retr{'y' if total == 1 else 'ies'} after a 429 (rate limited)" if total else ""
+        return f"in {_duration(elapsed)}{rate}{limited}"
+
+
+def _number(value: float) -> str:
+    """``12,500`` (one decimal below 10: ``2.5``)."""
+    return f"{value:,.1f}" if value < 10 else f"{round(value):,}"
 
 
 def _duration(seconds: float) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.sdk import BaseOperator
 
 from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
+from airflow_provider_mta.utils.masked_fields import MaskedTemplateFields
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -43,7 +44,7 @@ SEND_FIELDS = (
 )
 
 
-class SendSmsOperator(BaseOperator):
+class SendSmsOperator(MaskedTemplateFields, BaseOperator):
     """
     Send one SMS/MMS through Mobile Text Alerts' ``POST /send``.
 
@@ -119,6 +120,8 @@ class SendSmsOperator(BaseOperator):
     )
     template_ext: Sequence[str] = (".txt", ".liquid")
     template_fields_renderers = {"properties": "json", "tags": "json"}
+    # Stored and shown masked (Rendered Templates tab); the task reads the real values (utils/masked_fields.py).
+    masked_template_fields: Sequence[str] = ("subscribers", "properties", "suppress")
     ui_color = "#7fd1b9"
 
     def __init__(
@@ -235,8 +238,13 @@ class SendSmsOperator(BaseOperator):
     ) -> None:
         """Also the path of a mapped task (``.partial().expand()``), which Airflow renders through this method."""
         fields = list(template_fields)
-        if parent is not self or "message" not in fields:
+        if parent is not self:
             super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        self._restore_unmasked()
+        if "message" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            self._mask_rendered()
             return
         others = [name for name in fields if name != "message"]
         super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
@@ -255,12 +263,18 @@ class SendSmsOperator(BaseOperator):
         self.message = render_message(
             self.message, context=context, jinja_env=jinja_env, liquid_names=names, template_ext=self.template_ext
         )
+        self._mask_rendered()
+
+    def masked_view(self, name: str, value: Any) -> Any:
+        from airflow_provider_mta.core.masking import mask_properties, mask_recipients
+
+        return mask_properties(value) if name == "properties" else mask_recipients(value)
 
     def build_request(self) -> OutgoingRequest:
         """Validate and normalize the rendered fields; errors name the field or recipient."""
         from airflow_provider_mta.core import liquid
 
-        fields = {name: getattr(self, name) for name in SEND_FIELDS if getattr(self, name) is not None}
+        fields = {name: value for name in SEND_FIELDS if (value := self.unmasked(name)) is not None}
         request = self.hook.build_request(**fields)
         if request.message:
             liquid.variables(request.message)  # a Liquid syntax error fails here, before sending

@@ -42,12 +42,52 @@ def test_default_text_fits_one_gsm_segment(task):
 
 def test_default_text_content():
     url = "http://localhost:8080/dags/nightly_load/runs/r/tasks/load?try_number=2"
-    assert default_text({"ti": ti(log_url=url, run_id="r")}) == f"Airflow FAILED: nightly_load.load try 2 run r {url}"
+    assert (
+        default_text({"ti": ti(log_url=url, run_id="r")}) == f"Airflow FAILED: nightly_load.load try 2 run r log: {url}"
+    )
     long_run = "scheduled__2025-03-06T00:00:00.123456+00:00"
     text = default_text({"ti": ti(log_url="http://h/" + "x" * 90, run_id=long_run)})
     assert text.endswith("x" * 90) and "run " not in text  # the link wins over the run id when both do not fit
     dag_level = default_text({"dag_run": SimpleNamespace(dag_id="d", run_id="r", state="failed"), "reason": "x"})
     assert dag_level == "Airflow FAILED: d run r"
+
+
+AIRFLOW_33_RUN = "scheduled__2025-03-06T00:00:00+00:00"
+
+
+def airflow_log_url(monkeypatch, base_url: str, **kw) -> str:
+    """``ti.log_url`` exactly as Airflow 3.3's task runner builds it (``[api] base_url``)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", base_url)
+    fields = {"dag_id": "nightly_customer_load", "task_id": "load_orders", "run_id": AIRFLOW_33_RUN, "map_index": -1}
+    return RuntimeTaskInstance.log_url.fget(SimpleNamespace(**{**fields, "try_number": 2, **kw}))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "kw", "link"),
+    [
+        # a scheduled run behind a real host name: the log URL alone is 135 characters; the DAG's page fits
+        ("https://airflow.example.com", {}, "https://airflow.example.com/dags/nightly_customer_load"),
+        # a longer host: only the UI's address fits beside dag, task, try and run
+        ("https://airflow-prod.data-platform.example.com/", {}, "https://airflow-prod.data-platform.example.com"),
+        # short names: the log URL itself
+        ("http://localhost:8080", {"dag_id": "etl", "task_id": "load", "run_id": "manual_1"},
+         "http://localhost:8080/dags/etl/runs/manual_1/tasks/load?try_number=2"),
+    ],
+)  # fmt: skip
+def test_default_text_says_where_to_look_with_an_airflow_3_log_url(monkeypatch, base_url, kw, link):
+    log_url = airflow_log_url(monkeypatch, base_url, **kw)
+    assert log_url.endswith("?try_number=2") and "/runs/" in log_url
+    fields = {"dag_id": "nightly_customer_load", "task_id": "load_orders", "run_id": AIRFLOW_33_RUN, **kw}
+    text = default_text({"ti": ti(**fields, log_url=log_url)})
+    encoding, units, parts = count_parts(text)
+    assert (encoding, parts) == ("GSM-7", 1) and units <= 160, text
+    assert f"{fields['dag_id']}.{fields['task_id']} try 2" in text, text
+    assert f"run {fields['run_id']}" in text or "/runs/" in text, text
+    assert text.endswith(link), text
+    if "/runs/" not in link:
+        assert len(log_url) > 120, log_url  # the full log URL never fit: the text says where to look instead
 
 
 def test_alias():

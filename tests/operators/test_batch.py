@@ -275,3 +275,47 @@ def test_verify_cost_fails_before_sending_when_mta_prices_it_otherwise(sandbox, 
     with pytest.raises(MtaValidationError, match=error):
         run(rows=people(7), message="Hi {{ first_name }}", chunk_size=3, verify_cost=True, **kw)
     assert sandbox.messages() == []
+
+
+def test_the_log_of_a_big_batch_is_a_few_progress_lines_with_a_sane_rate(sandbox, monkeypatch, capsys):
+    """Every 10 %: a progress line (rate and ETA after a few chunks); chunks at DEBUG; 429 retries counted."""
+    import re
+    from types import SimpleNamespace
+
+    from airflow_provider_mta.core.retry import RetryPolicy
+    from airflow_provider_mta.operators import batch as batch_module
+
+    monkeypatch.setenv("AIRFLOW_CONN_MTA_DEFAULT", mta_conn_json(sandbox.base_url, send_rate_limit="0", max_retries=5))
+    monkeypatch.setattr(RetryPolicy, "wait", lambda self, state: 0.01)
+    ticks = iter(range(10_000))  # a clock going 0.5 s per reading: the first chunks take no real time here
+    monkeypatch.setattr(batch_module, "time", SimpleNamespace(monotonic=lambda: next(ticks) * 0.5))
+    sandbox.fault("rate_limit", count=3, after=5)  # chunk 6 answered 429 three times, then sent
+    out = run(rows=people(2_000), message="Hi {{ first_name }}", chunk_size=50, quiet_hours=None)
+    assert out["sent"] == 2_000 and out["chunks"] == 40 and len(sandbox.messages()) == 2_000
+
+    logged = re.findall(r"^\S+ \[(\w+) *\] (.*?) \[[\w.]+\] loc=", capsys.readouterr().out, re.MULTILINE)
+    info = [text for level, text in logged if level == "info"]
+    progress = [line for line in info if line.startswith("Progress:")]
+    assert len(progress) == 9, info  # 10 %, 20 %, ... 90 %; the last chunk is the "Batch done" line
+    shape = re.compile(
+        r"Progress: ([\d,]+)/2,000 recipients \((\d+)%\), chunk (\d+)/40, ~[\d,]+/2,000 credits, "
+        r"(rate and ETA after a few more chunks|[\d,.]+ recipients/s, ETA \d+s)"
+        r"(; 3 retries after a 429 \(rate limited\))?$"
+    )
+    matches = [shape.match(line) for line in progress]
+    assert all(matches), progress
+    assert [m.group(2) for m in matches if m] == ["10", "20", "30", "40", "50", "60", "70", "80", "90"]
+    rate = re.search(r"([\d.]+) recipients/s, ETA (\d+)s", progress[0])
+    assert rate, progress[0]  # after 4 chunks of 0.5 s: 200 recipients in about 2 s
+    assert 50 <= float(rate.group(1)) <= 200 and 5 <= int(rate.group(2)) <= 60, progress[0]
+    assert sum("3 retries after a 429" in line for line in progress) == 1, progress
+    done = [line for line in info if line.startswith("Batch done:")]
+    assert len(done) == 1, info
+    assert re.match(
+        r"Batch done: 2,000 recipient\(s\) in 40 chunk\(s\) in \d+s, [\d,]+ recipients/s, 3 retries after a 429",
+        done[0],
+    ), done
+    assert not [line for line in info if "Sending" in line]  # one line per chunk: DEBUG only
+    assert not [text for level, text in logged if level != "info" and "429" in text]  # counted, not one line each
+    for line in info:  # one number format: 2,000 (a masked ***1234 is not a number)
+        assert not re.search(r"(?<![\d,.*])\d{4,}", line), line

@@ -1,0 +1,44 @@
+"""Template fields that hold phone numbers, rendered for the task but stored and shown masked.
+
+Airflow stores each template field's rendered value, as the task holds it after rendering, in the metadata
+table ``rendered_task_instance_fields`` (the Rendered Templates tab). An operator with this mixin keeps the
+rendered values of ``masked_template_fields`` in a private attribute and leaves a masked view (every number
+keeps its last 4 digits) in the field; it reads the real values with :meth:`unmasked`, so what is sent is exact.
+This works the same on every Airflow 3 release: it changes the task's fields, not how Airflow serializes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+_REAL = "_mta_unmasked_fields"
+
+
+class MaskedTemplateFields:
+    """Mixin for operators: call :meth:`_restore_unmasked` before rendering and :meth:`_mask_rendered` after."""
+
+    masked_template_fields: Sequence[str] = ()
+
+    def masked_view(self, name: str, value: Any) -> Any:
+        """The masked form of the rendered field ``name`` (default: recipients, each masked)."""
+        from airflow_provider_mta.core.masking import mask_recipients
+
+        return mask_recipients(value)
+
+    def unmasked(self, name: str) -> Any:
+        """The rendered value of ``name`` (the field itself when the task was not rendered)."""
+        real: dict[str, Any] = self.__dict__.get(_REAL) or {}
+        return real[name] if name in real else getattr(self, name)
+
+    def _restore_unmasked(self) -> None:
+        """Put the real values back (rendering again renders them, not their masked view)."""
+        real: dict[str, Any] = self.__dict__.pop(_REAL, None) or {}
+        for name, value in real.items():
+            setattr(self, name, value)
+
+    def _mask_rendered(self) -> None:
+        real = {name: getattr(self, name) for name in self.masked_template_fields}
+        for name, value in real.items():
+            setattr(self, name, self.masked_view(name, value))
+        self.__dict__[_REAL] = real
