@@ -57,26 +57,6 @@ class BirdHook(PerRecipientHook):
     send_key_arg = "reference"
     refused_statuses = (409, 422)
 
-    def __init__(
-        self,
-        bird_conn_id: str | None = None,
-        *,
-        sms_conn_id: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        send_rate_limit: str | None = None,
-        default_region: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            sms_conn_id or bird_conn_id or self.default_conn_name,
-            timeout=timeout,
-            max_retries=max_retries,
-            send_rate_limit=send_rate_limit,
-            default_region=default_region,
-            **kwargs,
-        )
-
     @property
     def bird_conn_id(self) -> str:
         return self.sms_conn_id

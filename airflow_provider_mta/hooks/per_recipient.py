@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_mta.hooks.sms import ConnectionSettings, SmsHook
+from airflow_provider_mta.hooks.sms import DEFAULT_CONN_ID, ConnectionSettings, SmsHook
 
 if TYPE_CHECKING:
     from airflow_provider_mta.core.delivery import DeliveryRecord
@@ -34,6 +34,12 @@ class PerRecipientHook(SmsHook):
     """Error statuses (besides 400) that refuse one recipient: reported in ``failures``, the send goes on."""
 
     client: Any  # the cached sync client (a cached_property in each subclass)
+
+    def __init__(self, conn_id: str | None = None, *, sms_conn_id: str | None = None, **kwargs: Any) -> None:
+        """``conn_id`` positionally, as ``sms_conn_id``, or by the hook's own name (``telnyx_conn_id=``...)."""
+        named = kwargs.pop(getattr(self, "conn_name_attr", "sms_conn_id"), None)
+        default = getattr(self, "default_conn_name", DEFAULT_CONN_ID)
+        super().__init__(sms_conn_id or conn_id or named or default, **kwargs)
 
     @classmethod
     def message_key(cls, request_id: str, recipient: str) -> str:

@@ -55,26 +55,6 @@ class TelnyxHook(PerRecipientHook):
     key_namespace = _KEYS
     send_key_arg = "idempotency_key"
 
-    def __init__(
-        self,
-        telnyx_conn_id: str | None = None,
-        *,
-        sms_conn_id: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        send_rate_limit: str | None = None,
-        default_region: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            sms_conn_id or telnyx_conn_id or self.default_conn_name,
-            timeout=timeout,
-            max_retries=max_retries,
-            send_rate_limit=send_rate_limit,
-            default_region=default_region,
-            **kwargs,
-        )
-
     @property
     def telnyx_conn_id(self) -> str:
         return self.sms_conn_id
