@@ -20,6 +20,7 @@ from airflow_provider_mta.core.errors import MtaValidationError
 from airflow_provider_mta.core.estimate import Preview
 from airflow_provider_mta.core.length import is_blank, length_fix, units_problem
 from airflow_provider_mta.core.masking import mask_recipient
+from airflow_provider_mta.core.partition import partition_of, raw_key
 from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_recipient
 from airflow_provider_mta.core.rows import BadPropertyError, ColumnMapping, property_text
 from airflow_provider_mta.core.segments import compose, estimate
@@ -71,6 +72,12 @@ class BatchPlan:
     no_send_window: int = 0
     exempt_from_quiet_hours: int = 0
     refused_rows: list[RowProblem] = field(default_factory=list)
+    other_partitions: int = 0  # rows another partition owns (``partition=``): read, never counted above
+
+    @property
+    def own_rows(self) -> int:
+        """The rows this batch owns: every row read, less those of other partitions."""
+        return self.rows - self.other_partitions
 
     @property
     def refused(self) -> int:
@@ -101,6 +108,7 @@ def plan_batch(
     suppressed: Container[str] | None = None,
     quiet_hours: QuietHours | None = None,
     check_length: bool = True,
+    partition: tuple[int, int] | None = None,
 ) -> BatchPlan:
     """Validate every row and spool the accepted recipients; raise before sending on any error.
 
@@ -113,6 +121,10 @@ def plan_batch(
     for a saved template, whose text MTA alone knows), and with ``quiet_hours`` each number must have
     a send window; recipients that fail either are refused like invalid rows (``on_invalid``).
     Recipients in ``suppressed`` (normalized, opted out) are spooled in their place but never sent.
+
+    With ``partition=(index, count)`` only the rows this partition owns are validated, counted and spooled
+    (:mod:`~airflow_provider_mta.core.partition`: by the normalized recipient, or an invalid row's raw value);
+    the others are counted in ``other_partitions`` alone. Row numbers stay those of the whole source.
     """
     if on_invalid not in ("fail", "skip"):
         raise MtaValidationError(f"on_invalid: must be 'fail' or 'skip', not {on_invalid!r}", field="on_invalid")
@@ -126,6 +138,8 @@ def plan_batch(
     checked_columns = False
     refused: set[str] = set()  # recipients whose first row cannot be sent (bounded by those rows)
     check_length = check_length and message is not None  # a saved template's text is MTA's to measure
+    index, count = partition if partition is not None else (0, 1)
+    valid_elsewhere = 0  # valid rows of other partitions: the table is not without valid recipients
     try:
         for row_no, row, recipient in _with_recipients(rows, mapping.phone_column, region, NORMALIZE_BLOCK_ROWS):
             plan.rows = row_no
@@ -134,6 +148,13 @@ def plan_batch(
             if not checked_columns:
                 _check_columns(mapping, list(row.keys()), needed, defaults)
                 checked_columns = True
+            if count > 1:
+                invalid = isinstance(recipient, InvalidRecipientError)
+                key = raw_key(row.get(mapping.phone_column)) if invalid else str(recipient)
+                if partition_of(key, count) != index:
+                    plan.other_partitions += 1
+                    valid_elsewhere += not invalid
+                    continue
             if isinstance(recipient, InvalidRecipientError):
                 plan.invalid += 1
                 if len(plan.invalid_rows) < report_limit:
@@ -206,7 +227,7 @@ def plan_batch(
         plan.spool.finish()
         plan.recipients = plan.spool.count - plan.suppressed
         plan.fingerprint = digest.hexdigest()
-        _raise_on_problems(plan, on_invalid, missing, missing_count, needed, is_mms=is_mms)
+        _raise_on_problems(plan, on_invalid, missing, missing_count, needed, is_mms=is_mms, elsewhere=valid_elsewhere)
     except BaseException:
         plan.close()
         raise
@@ -277,12 +298,14 @@ def _raise_on_problems(
     needed: list[str],
     *,
     is_mms: bool,
+    elsewhere: int = 0,
 ) -> None:
     if plan.invalid and on_invalid == "fail":
         shown = "; ".join(str(p) for p in plan.invalid_rows)
         more = f" and {plan.invalid - len(plan.invalid_rows)} more" if plan.invalid > len(plan.invalid_rows) else ""
         raise MtaValidationError(
-            f"rows: {plan.invalid} of {plan.rows} row(s) have no valid recipient: {shown}{more}. "
+            f"rows: {plan.invalid} of {plan.own_rows} row(s){_of_partition(plan)} have no valid recipient: "
+            f"{shown}{more}. "
             "Nothing was sent; fix them or set on_invalid='skip'",
             field="rows",
         )
@@ -304,5 +327,9 @@ def _raise_on_problems(
             f"{shown}{more}. Nothing was sent; fill the column(s) or declare defaults={{...}}",
             field="properties",
         )
-    if plan.rows and not plan.recipients and not plan.suppressed:
+    if plan.rows and not plan.recipients and not plan.suppressed and not elsewhere:
         raise MtaValidationError(f"rows: none of the {plan.rows} row(s) has a valid recipient", field="rows")
+
+
+def _of_partition(plan: BatchPlan) -> str:
+    return f" of this partition ({plan.rows} read)" if plan.other_partitions else ""

@@ -100,6 +100,11 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
     :param verify_cost: Ask MTA's ``POST /send/cost`` for the first chunk and compare it with the estimate.
     :param cost_tolerance: With ``verify_cost``, fail before sending when MTA's credits differ from the
         estimate by more than this fraction (default 0.1); a smaller difference is logged.
+    :param partition: ``(index, count)``: send only to the recipients this task owns, one of ``count`` tasks
+        reading the same rows (mapped: ``.expand(partition=[(i, 8) for i in range(8)])``). A row belongs to
+        the partition its normalized recipient (E.164 or email) hashes to, so one number written two ways
+        is merged in one task; a row without a valid recipient, to the one its raw value hashes to. Rows of
+        other partitions are counted in ``other_partitions``. Templated.
     :param sms_conn_id: The SMS API's connection: of type ``mta``, ``telnyx`` or ``bird`` (its hook is picked by type).
     :param mta_conn_id: The older name of ``sms_conn_id``.
 
@@ -124,6 +129,7 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         "suppress",
         "suppress_sql",
         "sms_conn_id",
+        "partition",
     )
     template_ext: Sequence[str] = (".sql", ".txt", ".liquid")
     template_fields_renderers = {"sql": "sql", "parameters": "json", "tags": "json", "defaults": "json"}
@@ -175,6 +181,7 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         opt_out_table: str | None = None,
         verify_cost: bool = False,
         cost_tolerance: float = 0.1,
+        partition: tuple[int, int] | list[int] | str | None = None,
         sms_conn_id: str | None = None,
         mta_conn_id: str | None = None,
         **kwargs: Any,
@@ -199,6 +206,8 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
             raise ValueError(f"{self.task_id}: chunk_size must be between 1 and 1000, not {chunk_size}")
         if on_invalid not in ("fail", "skip"):
             raise ValueError(f"{self.task_id}: on_invalid must be 'fail' or 'skip', not {on_invalid!r}")
+        if partition is not None and not _rendered_later(partition):
+            _partition_or_fail(self.task_id, partition)  # at DAG parse (a mapped task: when it is unmapped)
         self.message = message
         self.rows = rows
         self.columns = columns
@@ -240,6 +249,7 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         self.opt_out_table = opt_out_table
         self.verify_cost = verify_cost
         self.cost_tolerance = cost_tolerance
+        self.partition = partition
         self.sms_conn_id = resolve_conn_id(
             sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="BatchPersonalizedSmsOperator"
         )
@@ -362,6 +372,7 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         self.hook.check_fields(list(shared))  # a field only another API has: named with the connection
         probe = self.hook.request_type().build(subscribers=["+10000000000"], message=self.message, **shared)
         quiet = self.quiet_rule
+        partition = self.partition_value  # before any row is read
         suppression = self.suppression()
         mapping = ColumnMapping(
             phone_column=self.phone_column,
@@ -380,12 +391,25 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
             defaults=self.defaults,
             send_all_properties=self.template_id is not None,
             on_invalid=self.on_invalid,
-            identity={"message": self.message, **shared, **({"quiet_hours": quiet.to_identity()} if quiet else {})},
+            identity={
+                "message": self.message,
+                **shared,
+                **({"quiet_hours": quiet.to_identity()} if quiet else {}),
+                **({"partition": list(partition)} if partition else {}),
+            },
             on_progress=lambda n: self.log.info("Validated %s rows so far", f"{n:,}"),
             suppressed=suppression,
             quiet_hours=quiet,
             check_length=self.message is not None,
+            partition=partition,
         )
+
+    @property
+    def partition_value(self) -> tuple[int, int] | None:
+        """``partition`` as rendered, checked: ``(index, count)``, or None for the whole batch."""
+        if self.partition is None:
+            return None
+        return _partition_or_fail(self.task_id, self.partition)
 
     @cached_property
     def quiet_rule(self) -> QuietHours | None:
@@ -564,7 +588,7 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         from airflow_provider_mta.utils.checkpoint_store import VariableCheckpointStore, checkpoint_store
 
         ti = context["ti"]
-        store = checkpoint_store(context)
+        store = checkpoint_store(context, partition=self.partition_value)
         checkpoint = resume_point(Checkpoint.from_json(store.load()), fingerprint=plan.fingerprint, store=store)
         if checkpoint is None:
             checkpoint = Checkpoint(
@@ -744,6 +768,7 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
             "suppressed": plan.suppressed,
             "credits": plan.credits,
             "parts": plan.parts,
+            "other_partitions": plan.other_partitions,
         }
 
     def _result(self, plan: BatchPlan, checkpoint: Checkpoint, *, resumed_from: int) -> dict[str, Any]:
@@ -768,6 +793,15 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         }
 
     def _log_plan(self, plan: BatchPlan, seconds: float) -> None:
+        if plan.other_partitions:
+            index, count = self.partition_value or (0, 1)
+            self.log.info(
+                "Partition %d of %d (0-based): %s of the %s row(s) read belong to other partitions; not validated here",
+                index,
+                count,
+                f"{plan.other_partitions:,}",
+                f"{plan.rows:,}",
+            )
         self.log.info(
             "Validated %s row(s) in %.1f s: %s recipient(s), %s invalid%s, %s duplicate(s) merged; "
             "estimated %s part(s), %s credit(s)",
@@ -791,6 +825,40 @@ class BatchPersonalizedSmsOperator(MaskedTemplateFields, BaseOperator):
         from airflow_provider_mta.utils.message_template import log_previews
 
         log_previews(self.log, plan.previews)
+
+
+def _rendered_later(value: Any) -> bool:
+    """True for a value only known when the task runs: a Jinja string, an XComArg, or a tuple holding one."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, (tuple, list)):
+        return any(_rendered_later(v) for v in value)
+    return not isinstance(value, (int, float, bool, Mapping))
+
+
+def _partition_or_fail(task_id: str, value: Any) -> tuple[int, int]:
+    """``(index, count)``, else an error naming ``partition``.
+
+    Rendered Jinja is text: ``"3, 8"``, ``"(3, 8)"``, ``"[3, 8]"`` and ``("{{ params.part }}", 8)`` are read too.
+    """
+    from airflow_provider_mta.core.errors import MtaValidationError
+    from airflow_provider_mta.core.partition import check_partition
+
+    if isinstance(value, str) and not _rendered_later(value):
+        value = value.strip().strip("()[]").split(",")
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        value = tuple(_int_text(v) for v in value)
+    try:
+        return check_partition(value)
+    except MtaValidationError as exc:
+        raise MtaValidationError(f"{task_id}: {exc}", field="partition") from None
+
+
+def _int_text(value: Any) -> Any:
+    """``" 3 "`` is 3 (rendered Jinja); anything else as it is."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return value
 
 
 def _xcom_columns(rows: Any) -> list[str]:

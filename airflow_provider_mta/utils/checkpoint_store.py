@@ -17,19 +17,20 @@ KEY = "mta_batch_checkpoint"
 class TaskStateCheckpointStore:
     """The task state store of this task instance (Airflow 3.3+); it survives retries and worker crashes."""
 
-    def __init__(self, accessor: Any) -> None:
+    def __init__(self, accessor: Any, *, key: str = KEY) -> None:
         self._accessor = accessor
-        self.description = f"task state store key {KEY!r} of this task instance"
+        self.key = key
+        self.description = f"task state store key {key!r} of this task instance"
 
     def load(self) -> dict[str, Any] | None:
-        value = self._accessor.get(KEY)
+        value = self._accessor.get(self.key)
         return value if isinstance(value, dict) else None
 
     def save(self, value: dict[str, Any]) -> None:
-        self._accessor.set(KEY, value)
+        self._accessor.set(self.key, value)
 
     def delete(self) -> None:
-        self._accessor.delete(KEY)
+        self._accessor.delete(self.key)
 
 
 class VariableCheckpointStore:
@@ -39,9 +40,9 @@ class VariableCheckpointStore:
     protected by MTA's 409 on the same ``X-Request-Id`` values.
     """
 
-    def __init__(self, *, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+    def __init__(self, *, dag_id: str, task_id: str, run_id: str, map_index: int, key: str = KEY) -> None:
         run = hashlib.sha256(run_id.encode()).hexdigest()[:12]
-        self.key = f"{KEY}__{dag_id}__{task_id}__{map_index}__{run}"[:250]
+        self.key = f"{key}__{dag_id}__{task_id}__{map_index}__{run}"[:250]
         self.description = f"Airflow Variable {self.key!r}"
 
     def load(self) -> dict[str, Any] | None:
@@ -64,15 +65,22 @@ class VariableCheckpointStore:
         Variable.delete(self.key)
 
 
-def checkpoint_store(context: Context) -> CheckpointStore:
-    """The best store this Airflow version offers for the running task instance."""
+def checkpoint_key(partition: tuple[int, int] | None = None) -> str:
+    """``mta_batch_checkpoint``; with ``partition=(3, 8)``, ``mta_batch_checkpoint__partition_3_of_8``."""
+    return KEY if partition is None else f"{KEY}__partition_{partition[0]}_of_{partition[1]}"
+
+
+def checkpoint_store(context: Context, *, partition: tuple[int, int] | None = None) -> CheckpointStore:
+    """The best store this Airflow version offers for the running task instance (and partition of the batch)."""
+    key = checkpoint_key(partition)
     accessor = context.get("task_state_store")  # type: ignore[misc]
     if accessor is not None:
-        return TaskStateCheckpointStore(accessor)
+        return TaskStateCheckpointStore(accessor, key=key)
     ti = context["ti"]
     return VariableCheckpointStore(
         dag_id=ti.dag_id,
         task_id=ti.task_id,
         run_id=ti.run_id,
         map_index=ti.map_index if ti.map_index is not None else -1,
+        key=key,
     )

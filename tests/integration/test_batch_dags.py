@@ -305,3 +305,27 @@ def test_mapped_operators_keep_liquid_and_send_once_each(run_dag: Any, sandbox: 
     out = result.out
     assert out is not None and sum(p["sent"] for p in out["partitions"]) == 30
     assert sum(p["invalid"] for p in out["partitions"]) == 1  # the short number, in one partition
+
+
+def test_mapped_partitions_text_each_distinct_number_once(
+    run_dag: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 customers, 30 of whom repeat another's number in another format, over ``expand(partition=...)``."""
+    path = tmp_path / "partition.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE mta_it_partition_customers (customer_id INTEGER PRIMARY KEY, phone TEXT, first_name TEXT)")
+    rows = [(i + 1, f"+1317555{6000 + i}", f"P{i}") for i in range(270)]
+    rows += [(271 + k, f"(317) 555-{6000 + 9 * k}", f"Again{k}") for k in range(30)]  # P0, P9, P18, ... again
+    db.executemany("INSERT INTO mta_it_partition_customers VALUES (?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    monkeypatch.setenv("AIRFLOW_CONN_CUSTOMERS_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+
+    result = run_dag("mta_it_partition")
+    assert result.succeeded, result.log[-3000:]
+    assert_exactly_once(sandbox, {f"+1317555{6000 + i}": f"Hi P{i}" for i in range(270)})
+    out = result.out
+    assert out is not None and len(out["partitions"]) == 4
+    assert sum(p["sent"] for p in out["partitions"]) == 270
+    assert sum(p["duplicates"] for p in out["partitions"]) == 30
+    assert all(p["rows"] == 300 and 0 < p["recipients"] < 270 for p in out["partitions"])

@@ -18,18 +18,19 @@ from airflow_provider_mta.operators.send import SendSmsOperator
 with DAG("mta_it_mapped", schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False):
 
     @task
-    def partitions(n: int = 3) -> list[dict]:
-        return [{"part": i, "parts": n} for i in range(n)]
+    def partitions(n: int = 3) -> list[tuple[int, int]]:
+        return [(i, n) for i in range(n)]  # lists of two after XCom
 
-    # The docs' partition example, on the SQLite connection customers_db (named parameters in SQLite's style).
+    # The docs' partition example, on the SQLite connection customers_db: every task reads the table and keeps
+    # the recipients whose number hashes to its partition (here from an upstream task's XCom).
     by_partition = BatchPersonalizedSmsOperator.partial(
         task_id="text_customers",
         conn_id="customers_db",
-        sql="SELECT phone, first_name FROM mta_it_customers WHERE id % :parts = :part ORDER BY id",
+        sql="SELECT phone, first_name FROM mta_it_customers ORDER BY id",
         message="Hi {{ first_name }}, see you on {{ ds }}",
         on_invalid="skip",
         max_active_tis_per_dag=2,
-    ).expand(parameters=partitions())
+    ).expand(partition=partitions())
 
     from_xcom = BatchPersonalizedSmsOperator.partial(task_id="batch_rows", message="Hi {{ first_name }}").expand(
         rows=[[{"phone": "+13175550101", "first_name": "Ann"}], [{"phone": "+13175550102", "first_name": "Bo"}]]
