@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 _REAL = "_mta_unmasked_fields"
+_VIEWS = "_mta_masked_views"
 
 
 class MaskedTemplateFields:
@@ -27,18 +28,27 @@ class MaskedTemplateFields:
         return mask_recipients(value)
 
     def unmasked(self, name: str) -> Any:
-        """The rendered value of ``name`` (the field itself when the task was not rendered)."""
+        """The rendered value of ``name``: the field itself when the task was not rendered, or when something
+        assigned the field after rendering (its masked view is no longer there)."""
         real: dict[str, Any] = self.__dict__.get(_REAL) or {}
-        return real[name] if name in real else getattr(self, name)
+        views: dict[str, Any] = self.__dict__.get(_VIEWS) or {}
+        current = getattr(self, name)
+        if name in real and name in views and current is views[name]:
+            return real[name]
+        return current
 
     def _restore_unmasked(self) -> None:
         """Put the real values back (rendering again renders them, not their masked view)."""
         real: dict[str, Any] = self.__dict__.pop(_REAL, None) or {}
+        views: dict[str, Any] = self.__dict__.pop(_VIEWS, None) or {}
         for name, value in real.items():
-            setattr(self, name, value)
+            if name in views and getattr(self, name) is views[name]:  # not reassigned since
+                setattr(self, name, value)
 
     def _mask_rendered(self) -> None:
         real = {name: getattr(self, name) for name in self.masked_template_fields}
-        for name, value in real.items():
-            setattr(self, name, self.masked_view(name, value))
+        views = {name: self.masked_view(name, value) for name, value in real.items()}
+        for name, view in views.items():
+            setattr(self, name, view)
         self.__dict__[_REAL] = real
+        self.__dict__[_VIEWS] = views

@@ -35,3 +35,17 @@ def test_properties_and_rows() -> None:
         {"phone": "***0602"},
     ]
     assert mask_rows(iter([{"phone": "+15035550601"}]), phone_column="phone") == "<list_iterator: rows not shown>"
+
+
+def test_a_field_assigned_after_rendering_is_what_the_task_reads():
+    """Code that renders and then sets the field (as bench/throughput.py sets rows like an XComArg) wins."""
+    from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
+
+    op = BatchPersonalizedSmsOperator(task_id="b", rows=[{"phone": "+13175550001"}], message="hi")
+    op.render_template_fields({"params": {}})  # type: ignore[arg-type]
+    assert op.unmasked("rows") == [{"phone": "+13175550001"}] and "+13175550001" not in str(op.rows)
+    fresh = [{"phone": "+13175550002"}]
+    op.rows = fresh
+    assert op.unmasked("rows") is fresh
+    op._restore_unmasked()  # rendering again keeps the assigned value, not the old rendered one
+    assert op.rows is fresh
