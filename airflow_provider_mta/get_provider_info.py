@@ -41,6 +41,13 @@ def _common_fields(api: str, *, max_retries: str, send_rate_limit: str, opt_out:
             "schema": {"type": ["string", "null"]},
             "description": opt_out,
         },
+        "rate_limit_conn_id": {
+            "label": "Shared rate limit (Redis connection)",
+            "schema": {"type": ["string", "null"]},
+            "description": "Optional. A redis connection: every worker using this connection then shares one "
+            "send limit for the account (the send rate limit above) instead of pacing alone; without Redis each "
+            "process paces alone.",
+        },
     }
 
 
@@ -51,6 +58,7 @@ def _common_placeholders(send_rate_limit: str) -> dict[str, str]:
         "send_rate_limit": send_rate_limit,
         "default_region": "US",
         "opt_out_conn_id": "my_postgres",
+        "rate_limit_conn_id": "redis_default",
     }
 
 

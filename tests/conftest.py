@@ -99,7 +99,7 @@ def sandbox(sandbox_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return use_sandbox(sandbox_server, monkeypatch)
 
 
-def _postgres_reachable(host: str = "127.0.0.1", port: int = 5432) -> bool:
+def _reachable(host: str = "127.0.0.1", port: int = 5432) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -110,12 +110,26 @@ def _postgres_reachable(host: str = "127.0.0.1", port: int = 5432) -> bool:
 @pytest.fixture(scope="session")
 def postgres_uri() -> str:
     """PostgreSQL on 127.0.0.1:5432 (database ``test``). Skipped when absent, except under CI where it must exist."""
-    if not _postgres_reachable():
+    if not _reachable():
         message = "PostgreSQL is not reachable on 127.0.0.1:5432"
         if os.environ.get("CI"):
             pytest.fail(f"{message}, and CI requires it")
         pytest.skip(message)
     return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis on 127.0.0.1:6379 (the shared send limit). Skipped when absent, except under CI where it must exist."""
+    if not _reachable(REDIS_HOST, REDIS_PORT):
+        message = f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}, and CI requires it")
+        pytest.skip(message)
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 
 def _files_holding(secret: bytes, *roots: Path) -> list[str]:

@@ -33,7 +33,7 @@ from airflow_provider_mta.core.errors import (
     MtaTransportError,
 )
 from airflow_provider_mta.core.masking import mask_phone_numbers, mask_recipient, redact
-from airflow_provider_mta.core.pacing import Pacer, RateLimit, shared_pacer
+from airflow_provider_mta.core.pacing import RateLimit, SendPacer, shared_pacer
 from airflow_provider_mta.core.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -81,7 +81,9 @@ class PerRecipientBase(Generic[SentT]):
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         send_rate_limit: RateLimit | str | None = None,
-        pacer: Pacer | None = None,
+        pacer: SendPacer | None = None,
+        pacer_factory: Callable[[RateLimit], SendPacer] | None = None,
+        send_priority: bool = False,
     ) -> None:
         if not api_key or not api_key.strip():
             raise MtaConfigError(f"no {self.api} API key given")
@@ -94,7 +96,34 @@ class PerRecipientBase(Generic[SentT]):
         self.retry = retry or RetryPolicy()
         limit = RateLimit.parse(send_rate_limit)
         fingerprint = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
-        self.send_pacer = pacer or (shared_pacer(base_url, fingerprint, limit) if limit else None)
+        if pacer is None and limit:
+            # the account-wide limit in Redis (connection extra rate_limit_conn_id), else this process's pacer
+            pacer = pacer_factory(limit) if pacer_factory else shared_pacer(base_url, fingerprint, limit)
+        self.send_pacer = pacer
+        self.send_priority = send_priority  # pages: may use the slots each window keeps for them
+
+    def _acquire_send(self) -> None:
+        """Wait for the send pacer (a priority send may use the reserved slots)."""
+        if self.send_pacer is None:
+            return
+        if self.send_priority:
+            self.send_pacer.acquire(priority=True)
+        else:
+            self.send_pacer.acquire()
+
+    async def _aacquire_send(self) -> None:
+        """Async twin of :meth:`_acquire_send`."""
+        if self.send_pacer is None:
+            return
+        if self.send_priority:
+            await self.send_pacer.aacquire(priority=True)
+        else:
+            await self.send_pacer.aacquire()
+
+    async def _apause(self, error: MtaRateLimitError) -> None:
+        """A 429's Retry-After pauses every sender (async: a shared limit's Redis is not blocked on)."""
+        if self.send_pacer is not None and error.retry_after:
+            await self.send_pacer.apause_until_delay(error.retry_after)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -157,8 +186,11 @@ class PerRecipientBase(Generic[SentT]):
         cause = f"{type(exc).__name__}" + (f" ({detail})" if detail else "") + " after the request was sent"
         return self._ambiguous(what, payload, key, cause)
 
-    def _sent(self, response: httpx.Response, what: str, payload: dict[str, Any], key: str) -> SentT:
-        """What a send answered; a 5xx or a 2xx without a message id is ambiguous, a 4xx mapped."""
+    def _sent(
+        self, response: httpx.Response, what: str, payload: dict[str, Any], key: str, *, pause: bool = True
+    ) -> SentT:
+        """What a send answered; a 5xx or a 2xx without a message id is ambiguous, a 4xx mapped (a 429 pauses
+        the pacer if ``pause``)."""
         if response.is_success:
             try:
                 envelope = json.loads(response.content) if response.content.strip() else None
@@ -173,7 +205,7 @@ class PerRecipientBase(Generic[SentT]):
         error = self._error(response, what)
         if isinstance(error, MtaServerError):
             raise self._ambiguous(what, payload, key, str(error)) from error
-        if isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
+        if pause and isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
             self.send_pacer.pause_until_delay(error.retry_after)
         raise error
 
@@ -231,8 +263,7 @@ class PerRecipientClient(PerRecipientBase[SentT]):
     def _send_attempt(
         self, path: str, what: str, payload: dict[str, Any], key: str, headers: dict[str, str] | None
     ) -> SentT:
-        if self.send_pacer:
-            self.send_pacer.acquire()
+        self._acquire_send()
         try:
             response = self._http.post(path.lstrip("/"), json=payload, headers=headers)
         except httpx.TransportError as exc:
@@ -291,13 +322,16 @@ class AsyncPerRecipientClient(PerRecipientBase[SentT]):
     async def _send_attempt(
         self, path: str, what: str, payload: dict[str, Any], key: str, headers: dict[str, str] | None
     ) -> SentT:
-        if self.send_pacer:
-            await self.send_pacer.aacquire()
+        await self._aacquire_send()
         try:
             response = await self._http.post(path.lstrip("/"), json=payload, headers=headers)
         except httpx.TransportError as exc:
             raise self._send_transport_error(what, payload, key, exc) from None
-        return self._sent(response, what, payload, key)
+        try:
+            return self._sent(response, what, payload, key, pause=False)
+        except MtaRateLimitError as exc:
+            await self._apause(exc)
+            raise
 
     async def aclose(self) -> None:
         await self._http.aclose()

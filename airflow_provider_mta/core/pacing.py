@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
+import hashlib
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_mta.core.errors import MtaConfigError
 
@@ -41,13 +42,35 @@ class RateLimit:
     def __str__(self) -> str:
         return f"{self.requests}/{self.seconds:g}"
 
+    @property
+    def priority_reserve(self) -> int:
+        """Slots of each window kept for priority sends (pages): 10 % of N, at least 1, none when N is 1."""
+        return 0 if self.requests < 2 else max(1, self.requests // 10)
+
+
+class SendPacer(Protocol):
+    """What a client paces its sends with: this process's :class:`Pacer`, or the account-wide limit in Redis."""
+
+    limit: RateLimit
+
+    def acquire(self, *, priority: bool = False) -> float: ...
+
+    async def aacquire(self, *, priority: bool = False) -> float: ...
+
+    def pause_until_delay(self, delay: float) -> None: ...
+
+    async def apause_until_delay(self, delay: float) -> None: ...
+
 
 class Pacer:
     """Reserves send slots so that no window of ``seconds`` holds more than ``requests`` starts.
 
     Thread-safe and usable from any event loop: the lock is held only to reserve a slot, and the
     wait happens outside it (``acquire`` sleeps, ``aacquire`` awaits). A 429's Retry-After pauses
-    every caller through :meth:`pause_until`.
+    every caller through :meth:`pause_until_delay`.
+
+    ``reserve`` slots of every window are kept for priority sends (pages): an ordinary acquire never
+    leaves a window with fewer than ``reserve`` free slots, a ``priority=True`` one may use them all.
     """
 
     def __init__(
@@ -55,40 +78,70 @@ class Pacer:
         limit: RateLimit,
         *,
         margin: float = 0.05,
+        reserve: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.margin = margin
+        self.reserve_slots = max(0, min(reserve, limit.requests - 1))
         self._clock = clock
-        self._slots: deque[float] = deque(maxlen=limit.requests)
+        self._slots: list[float] = []  # booked starts, sorted (some may lie in the future)
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
+    @property
+    def window(self) -> float:
+        """The window the pacer keeps: the limit's seconds plus the safety margin."""
+        return self.limit.seconds + self.margin
+
+    def _fits(self, start: float, cap: int) -> bool:
+        """Whether one more start at ``start`` keeps every window holding it at ``cap`` starts or fewer."""
+        slots, window = self._slots, self.window
+        lo = bisect.bisect_right(slots, start - window)
+        hi = bisect.bisect_right(slots, start)
+        # The windows [x, x + window) holding ``start`` hold the most at x just above start - window, at
+        # x = start, or at x = an earlier slot.
+        if hi - lo + 1 > cap or bisect.bisect_left(slots, start + window) - bisect.bisect_left(slots, start) + 1 > cap:
+            return False
+        return all(bisect.bisect_left(slots, slots[i] + window) - i + 1 <= cap for i in range(lo, hi))
+
+    def reserve(self, *, priority: bool = False) -> float:
         """Book the next slot and return how many seconds to wait before using it."""
+        cap = self.limit.requests if priority else self.limit.requests - self.reserve_slots
         with self._lock:
             now = self._clock()
-            start = max(now, self._paused_until)
-            if len(self._slots) == self.limit.requests:
-                start = max(start, self._slots[0] + self.limit.seconds + self.margin)
-            self._slots.append(start)
+            window = self.window
+            del self._slots[: bisect.bisect_right(self._slots, now - window)]
+            earliest = max(now, self._paused_until)
+            candidates = [earliest] + [s + window for s in self._slots if s + window > earliest]
+            start = next(t for t in sorted(candidates) if self._fits(t, cap))
+            bisect.insort(self._slots, start)
             return start - now
+
+    def note(self) -> None:
+        """Record a send started now that another limiter granted (this process's history, for a fallback)."""
+        with self._lock:
+            bisect.insort(self._slots, self._clock())
 
     def pause_until_delay(self, delay: float) -> None:
         """Hold every caller for ``delay`` seconds from now (a server's Retry-After)."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + delay)
 
-    def acquire(self) -> float:
+    async def apause_until_delay(self, delay: float) -> None:
+        """Async twin of :meth:`pause_until_delay` (the same: nothing to wait for)."""
+        self.pause_until_delay(delay)
+
+    def acquire(self, *, priority: bool = False) -> float:
         """Wait (blocking) for the next slot; returns the seconds waited."""
-        delay = self.reserve()
+        delay = self.reserve(priority=priority)
         if delay > 0:
             time.sleep(delay)
         return delay
 
-    async def aacquire(self) -> float:
+    async def aacquire(self, *, priority: bool = False) -> float:
         """Wait (async) for the next slot; returns the seconds waited."""
-        delay = self.reserve()
+        delay = self.reserve(priority=priority)
         if delay > 0:
             await asyncio.sleep(delay)
         return delay
@@ -99,6 +152,17 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_pacer(scope: str, key_fingerprint: str, limit: RateLimit) -> Pacer:
-    """One pacer per (base URL, API key, limit) in this process, so every hook and notifier shares it."""
+    """One pacer per (base URL, API key, limit) in this process, so every hook and notifier shares it.
+
+    It keeps :meth:`RateLimit.priority_reserve` slots of each window for priority sends (pages).
+    """
     with _SHARED_LOCK:
-        return _SHARED.setdefault((scope, key_fingerprint, limit), Pacer(limit))
+        pacer = _SHARED.get((scope, key_fingerprint, limit))
+        if pacer is None:
+            pacer = _SHARED[(scope, key_fingerprint, limit)] = Pacer(limit, reserve=limit.priority_reserve)
+        return pacer
+
+
+def account_fingerprint(base_url: str, api_key: str) -> str:
+    """sha256 of base URL and API key (hex): names an account in shared state without holding its key."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}\n{api_key.strip()}".encode()).hexdigest()

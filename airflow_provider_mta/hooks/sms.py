@@ -32,7 +32,16 @@ HOOKS_BY_CONN_TYPE = {
 
 DEFAULT_CONN_ID = "mta_default"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-COMMON_EXTRAS = ("timeout", "max_retries", "send_rate_limit", "default_region", "opt_out_conn_id")
+COMMON_EXTRAS = (
+    "timeout",
+    "max_retries",
+    "send_rate_limit",
+    "default_region",
+    "opt_out_conn_id",
+    "rate_limit_conn_id",
+)
+SEND_PRIORITIES = ("normal", "page")
+"""``send_priority`` of a hook: ``page`` sends may use the slots each rate-limit window keeps for pages."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class ConnectionSettings:
     region: str
     opt_out_conn_id: str | None
     extras: dict[str, Any]
+    rate_limit_conn_id: str | None = None
+    send_priority: str = "normal"
 
     def client_options(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments of a backend's client built from these settings."""
@@ -62,6 +73,12 @@ class ConnectionSettings:
             options["retry"] = RetryPolicy(max_retries=int(max_retries))
         if self.send_rate_limit is not None:
             options["send_rate_limit"] = self.send_rate_limit
+        if self.rate_limit_conn_id:
+            from airflow_provider_mta.hooks.rate_limit import SharedLimit
+
+            options["pacer_factory"] = SharedLimit(self.rate_limit_conn_id, self.base_url, self.api_key)
+        if self.send_priority == "page":
+            options["send_priority"] = True
         options.update({k: v for k, v in overrides.items() if v is not None})
         return options
 
@@ -94,10 +111,16 @@ class SmsHook(BaseHook):
         max_retries: int | None = None,
         send_rate_limit: str | None = None,
         default_region: str | None = None,
+        send_priority: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.sms_conn_id = sms_conn_id
+        if send_priority is not None and send_priority not in SEND_PRIORITIES:
+            from airflow_provider_mta.core.errors import MtaConfigError
+
+            raise MtaConfigError(f"send_priority {send_priority!r} must be one of {', '.join(SEND_PRIORITIES)}")
+        self.send_priority = send_priority or "normal"
         self._overrides: dict[str, Any] = {
             "timeout": timeout,
             "max_retries": max_retries,
@@ -204,6 +227,7 @@ class SmsHook(BaseHook):
                     "country code phonenumbers knows; use an ISO 3166 code such as US, GB or DE"
                 )
         opt_out = str(values["opt_out_conn_id"]).strip() if values["opt_out_conn_id"] else None
+        rate_limit_conn_id = str(values["rate_limit_conn_id"]).strip() if values["rate_limit_conn_id"] else None
         settings = ConnectionSettings(
             conn_id=self.sms_conn_id,
             api_key=api_key,
@@ -214,6 +238,8 @@ class SmsHook(BaseHook):
             region=region,
             opt_out_conn_id=opt_out,
             extras={k: v for k, v in values.items() if k not in COMMON_EXTRAS},
+            rate_limit_conn_id=rate_limit_conn_id or None,
+            send_priority=self.send_priority,
         )
         self.check_settings(settings)
         return settings

@@ -121,9 +121,13 @@ class MtaNotifier(BaseNotifier):
                 shared=self._shared_state(),
             )
         retries = self.retries_before_failover if self.fallback_conn_ids else None
+        # a page may use the slots each rate-limit window keeps for pages: it never queues behind a batch
+        hook_params: dict[str, Any] = {"send_priority": "page"}
+        if retries is not None:
+            hook_params["max_retries"] = retries
         return FailoverSender(
             conn_ids=[self.sms_conn_id, *self.fallback_conn_ids],
-            hook_params={"max_retries": retries} if retries is not None else {},
+            hook_params=hook_params,
             failover_on_ambiguous=True,
             breaker=breaker,
             get_hook=get_sms_hook,

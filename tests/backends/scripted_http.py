@@ -30,14 +30,17 @@ class CountingPacer(Pacer):
     def __init__(self) -> None:
         super().__init__(RateLimit(1000, 1.0))
         self.acquired = 0
+        self.priority = 0
         self.pauses: list[float] = []
 
-    def acquire(self) -> float:
+    def acquire(self, *, priority: bool = False) -> float:
         self.acquired += 1
+        self.priority += priority
         return 0.0
 
-    async def aacquire(self) -> float:
+    async def aacquire(self, *, priority: bool = False) -> float:
         self.acquired += 1
+        self.priority += priority
         return 0.0
 
     def pause_until_delay(self, delay: float) -> None:

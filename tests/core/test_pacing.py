@@ -98,3 +98,51 @@ def test_shared_pacer_is_one_per_scope_key_and_limit():
     a = shared_pacer("http://x/v3", "k1", RateLimit(25, 15))
     assert shared_pacer("http://x/v3", "k1", RateLimit(25, 15)) is a
     assert shared_pacer("http://x/v3", "k2", RateLimit(25, 15)) is not a
+
+
+@pytest.mark.parametrize(("requests", "reserve"), [(1, 0), (2, 1), (10, 1), (25, 2), (100, 10)])
+def test_priority_reserve_is_ten_percent_at_least_one(requests, reserve):
+    assert RateLimit(requests, 1.0).priority_reserve == reserve
+
+
+def test_batch_leaves_the_reserved_slots_to_priority_sends():
+    clock = FakeClock()
+    pacer = Pacer(RateLimit(10, 10.0), margin=0.0, reserve=1, clock=clock)
+    assert [pacer.reserve() for _ in range(9)] == [0.0] * 9
+    assert pacer.reserve() == 10.0  # the 10th batch send waits for the next window
+    assert pacer.reserve(priority=True) == 0.0  # a page goes now, ahead of the waiting batch send
+    assert pacer.reserve(priority=True) == 10.0  # the window is full: even a page waits
+
+
+def test_priority_and_batch_together_never_exceed_the_limit():
+    import random
+
+    rng = random.Random(7)
+    clock = FakeClock()
+    limit = RateLimit(5, 2.0)
+    pacer = Pacer(limit, margin=0.0, reserve=1, clock=clock)
+    starts: list[tuple[float, bool]] = []
+    for _ in range(300):
+        priority = rng.random() < 0.2
+        starts.append((clock.now + pacer.reserve(priority=priority), priority))
+        clock.now += rng.choice([0.0, 0.0, 0.05, 0.3, 1.0])
+    times = sorted(t for t, _ in starts)
+    batch = sorted(t for t, p in starts if not p)
+    for i in range(len(times) - limit.requests):
+        assert times[i + limit.requests] - times[i] >= limit.seconds  # never N + 1 in a window
+    for i in range(len(batch) - 4):
+        assert batch[i + 4] - batch[i] >= limit.seconds  # batch sends alone keep one slot free
+
+
+def test_shared_pacer_keeps_the_reserve():
+    assert shared_pacer("http://x/v3", "k3", RateLimit(25, 15)).reserve_slots == 2
+
+
+def test_account_fingerprint_holds_no_key():
+    from airflow_provider_mta.core.pacing import account_fingerprint
+
+    fp = account_fingerprint("http://127.0.0.1:1/v3", "sk-secret-key")
+    assert len(fp) == 64 and "secret" not in fp
+    assert fp == account_fingerprint("http://127.0.0.1:1/v3/", " sk-secret-key ")
+    assert fp != account_fingerprint("http://127.0.0.1:2/v3", "sk-secret-key")
+    assert fp != account_fingerprint("http://127.0.0.1:1/v3", "sk-other-key")

@@ -108,6 +108,7 @@ def test_the_form_is_declared():
         "send_rate_limit",
         "default_region",
         "opt_out_conn_id",
+        "rate_limit_conn_id",
     }
     assert set(entry["conn-fields"]) == set(BirdHook.extra_names)
     behaviour = BirdHook.get_ui_field_behaviour()

@@ -26,7 +26,7 @@ from airflow_provider_mta.core.errors import (
     MtaValidationError,
 )
 from airflow_provider_mta.core.idempotency import new_request_id
-from airflow_provider_mta.core.pacing import Pacer, RateLimit, shared_pacer
+from airflow_provider_mta.core.pacing import RateLimit, SendPacer, shared_pacer
 from airflow_provider_mta.core.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -57,7 +57,9 @@ class _ClientBase:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         send_rate_limit: RateLimit | str | None = DEFAULT_SEND_RATE_LIMIT,
-        pacer: Pacer | None = None,
+        pacer: SendPacer | None = None,
+        pacer_factory: Callable[[RateLimit], SendPacer] | None = None,
+        send_priority: bool = False,
     ) -> None:
         if not api_key or not api_key.strip():
             raise MtaConfigError("no MTA API key given")
@@ -70,7 +72,34 @@ class _ClientBase:
         self.retry = retry or RetryPolicy()
         limit = RateLimit.parse(send_rate_limit)
         fingerprint = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
-        self.send_pacer = pacer or (shared_pacer(base_url, fingerprint, limit) if limit else None)
+        if pacer is None and limit:
+            # the account-wide limit in Redis (connection extra rate_limit_conn_id), else this process's pacer
+            pacer = pacer_factory(limit) if pacer_factory else shared_pacer(base_url, fingerprint, limit)
+        self.send_pacer = pacer
+        self.send_priority = send_priority  # pages: may use the slots each window keeps for them
+
+    def _acquire_send(self) -> None:
+        """Wait for the send pacer (a priority send may use the reserved slots)."""
+        if self.send_pacer is None:
+            return
+        if self.send_priority:
+            self.send_pacer.acquire(priority=True)
+        else:
+            self.send_pacer.acquire()
+
+    async def _aacquire_send(self) -> None:
+        """Async twin of :meth:`_acquire_send`."""
+        if self.send_pacer is None:
+            return
+        if self.send_priority:
+            await self.send_pacer.aacquire(priority=True)
+        else:
+            await self.send_pacer.aacquire()
+
+    async def _apause(self, error: MtaRateLimitError) -> None:
+        """A 429's Retry-After pauses every sender (async: a shared limit's Redis is not blocked on)."""
+        if self.send_pacer is not None and error.retry_after:
+            await self.send_pacer.apause_until_delay(error.retry_after)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -124,8 +153,8 @@ class _ClientBase:
             maybe_sent=not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)),
         )
 
-    def _parse(self, response: httpx.Response, request_id: str | None) -> Any:
-        """Return the JSON body of a 2xx answer, or raise the mapped error."""
+    def _parse(self, response: httpx.Response, request_id: str | None, *, pause: bool = True) -> Any:
+        """Return the JSON body of a 2xx answer, or raise the mapped error (a 429 pauses the pacer if ``pause``)."""
         body = response.content.replace(self._api_key.encode(), b"***")
         if response.is_success:
             if response.status_code == 204:
@@ -147,7 +176,7 @@ class _ClientBase:
             client_request_id=request_id,
             base_url=self.base_url,
         )
-        if isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
+        if pause and isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
             self.send_pacer.pause_until_delay(error.retry_after)
         raise error
 
@@ -197,8 +226,8 @@ class MtaClient(_ClientBase):
         request_id: str | None,
         paced: bool,
     ) -> Any:
-        if paced and self.send_pacer:
-            self.send_pacer.acquire()
+        if paced:
+            self._acquire_send()
         try:
             response = self._http.request(
                 method,
@@ -280,8 +309,8 @@ class AsyncMtaClient(_ClientBase):
         request_id: str | None,
         paced: bool,
     ) -> Any:
-        if paced and self.send_pacer:
-            await self.send_pacer.aacquire()
+        if paced:
+            await self._aacquire_send()
         try:
             response = await self._http.request(
                 method,
@@ -292,7 +321,11 @@ class AsyncMtaClient(_ClientBase):
             )
         except httpx.TransportError as exc:
             raise self._transport_error(method, path, exc) from None
-        return self._parse(response, request_id)
+        try:
+            return self._parse(response, request_id, pause=False)
+        except MtaRateLimitError as exc:
+            await self._apause(exc)
+            raise
 
     async def verify_api_key(self) -> VerifyResult:
         """``GET /auth/verify-api-key`` (async)."""

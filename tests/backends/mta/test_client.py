@@ -253,3 +253,34 @@ async def test_async_verify_and_unauthorized():
         with pytest.raises(MtaUnauthorizedError):
             await c.verify_api_key()
     assert len(script.requests) == 2
+
+
+async def test_priority_client_acquires_priority_slots_and_async_429_pauses():
+    from tests.backends.scripted_http import CountingPacer
+
+    ok = {"httpCode": 200, "data": {"messageId": "m1", "totalSent": 1}}
+    pacer = CountingPacer()
+    sync = MtaClient(
+        api_key=KEY,
+        base_url="http://mta.test/v3",
+        transport=httpx.MockTransport(Script(httpx.Response(200, json=ok))),
+        pacer=pacer,
+        send_priority=True,
+    )
+    sync.send(REQUEST)
+    assert (pacer.acquired, pacer.priority) == (1, 1)
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return mta_error(429, **{"Retry-After": "4"})
+
+    paced = CountingPacer()
+    async with AsyncMtaClient(
+        api_key=KEY,
+        base_url="http://mta.test/v3",
+        transport=httpx.MockTransport(answer),
+        retry=RetryPolicy(max_retries=0),
+        pacer=paced,
+    ) as client:
+        with pytest.raises(MtaRateLimitError):
+            await client.send(REQUEST)
+    assert (paced.acquired, paced.priority, paced.pauses) == (1, 0, [4.0])
