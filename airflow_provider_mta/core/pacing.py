@@ -44,7 +44,7 @@ class RateLimit:
 
     @property
     def priority_reserve(self) -> int:
-        """Slots of each window kept for priority sends (pages): 10 % of N, at least 1, none when N is 1."""
+        """Slots kept for pages while one is about: 10 % of N, at least 1, none when N is 1."""
         return 0 if self.requests < 2 else max(1, self.requests // 10)
 
 
@@ -69,8 +69,9 @@ class Pacer:
     wait happens outside it (``acquire`` sleeps, ``aacquire`` awaits). A 429's Retry-After pauses
     every caller through :meth:`pause_until_delay`.
 
-    ``reserve`` slots of every window are kept for priority sends (pages): an ordinary acquire never
-    leaves a window with fewer than ``reserve`` free slots, a ``priority=True`` one may use them all.
+    ``reserve`` slots are kept for priority sends (pages) while one is about: for one window after a
+    ``priority=True`` acquire, an ordinary acquire never leaves a window with fewer than ``reserve`` free
+    slots, while priority ones may use them all. With no page about, ordinary sends get the whole limit.
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class Pacer:
         self._clock = clock
         self._slots: list[float] = []  # booked starts, sorted (some may lie in the future)
         self._paused_until = 0.0
+        self._priority_until = float("-inf")  # a page was about until then: ordinary sends leave the reserve
         self._lock = threading.Lock()
 
     @property
@@ -107,10 +109,13 @@ class Pacer:
 
     def reserve(self, *, priority: bool = False) -> float:
         """Book the next slot and return how many seconds to wait before using it."""
-        cap = self.limit.requests if priority else self.limit.requests - self.reserve_slots
         with self._lock:
             now = self._clock()
             window = self.window
+            if priority:
+                self._priority_until = now + window
+            held = self.reserve_slots if not priority and now < self._priority_until else 0
+            cap = self.limit.requests - held
             del self._slots[: bisect.bisect_right(self._slots, now - window)]
             earliest = max(now, self._paused_until)
             candidates = [earliest] + [s + window for s in self._slots if s + window > earliest]
@@ -154,7 +159,7 @@ _SHARED_LOCK = threading.Lock()
 def shared_pacer(scope: str, key_fingerprint: str, limit: RateLimit) -> Pacer:
     """One pacer per (base URL, API key, limit) in this process, so every hook and notifier shares it.
 
-    It keeps :meth:`RateLimit.priority_reserve` slots of each window for priority sends (pages).
+    It keeps :meth:`RateLimit.priority_reserve` slots of a window for priority sends (pages) while one is about.
     """
     with _SHARED_LOCK:
         pacer = _SHARED.get((scope, key_fingerprint, limit))

@@ -12,8 +12,10 @@ in S seconds, since any N + 1 starts the log allows span more than S.
   ``airflow_provider_mta:send:{fingerprint}:log`` (the log, expires one window after the last send) and
   ``airflow_provider_mta:send:{fingerprint}:paused`` (Redis time in ms until which nobody sends,
   written by any worker that got a 429 with Retry-After; expires when the pause ends).
-* **Priority**: ordinary sends stop at ``N - reserve`` per window, priority sends (pages) at ``N``, so
-  a page never queues behind a batch (``reserve`` is :attr:`~.pacing.RateLimit.priority_reserve`).
+* **Priority**: a priority send (a page) marks ``airflow_provider_mta:send:{fingerprint}:pages`` for one
+  window; while it is marked, ordinary sends stop at ``N - reserve`` per window and priority sends at
+  ``N``, so a page takes the next free slot instead of queueing behind a batch's workers. With no page
+  about, ordinary sends get all ``N`` (``reserve`` is :attr:`~.pacing.RateLimit.priority_reserve`).
 * **Redis down** (refused, timed out, any ``RedisError``): one WARNING, then this process paces
   alone with its local :class:`~.pacing.Pacer` (the same limit and reserve, which has also recorded
   every send Redis granted here, so it is never faster than the limit per process) and tries Redis
@@ -40,12 +42,18 @@ log = logging.getLogger("airflow_provider_mta.rate_limit")
 
 KEY_PREFIX = "airflow_provider_mta:send"
 
-# KEYS: log, paused. ARGV: window (ms), cap, member. Returns 0 (granted: recorded) or the ms to wait.
+# KEYS: log, paused, pages. ARGV: window (ms), limit, reserve, member, priority (1/0).
+# Returns 0 (granted: recorded) or the ms to wait.
 ACQUIRE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[3], '1', 'PX', window)
+elseif redis.call('EXISTS', KEYS[3]) == 1 then
+  cap = cap - tonumber(ARGV[3])
+end
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then
   return paused - now
@@ -53,7 +61,7 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 if count < cap then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
   if redis.call('PTTL', KEYS[1]) < window then
     redis.call('PEXPIRE', KEYS[1], window)
   end
@@ -123,6 +131,7 @@ class SharedPacer:
         self.retry_after = retry_after
         self.log_key = f"{key_prefix}:{{{fingerprint}}}:log"
         self.paused_key = f"{key_prefix}:{{{fingerprint}}}:paused"
+        self.pages_key = f"{key_prefix}:{{{fingerprint}}}:pages"
         self._window_ms = max(1, round((limit.seconds + margin) * 1000))
         self._clock = clock
         self._lock = threading.Lock()
@@ -167,11 +176,12 @@ class SharedPacer:
                 "Redis for the shared send limit (%s) answers again: sharing the limit", self.connector.description
             )
 
-    def _cap(self, priority: bool) -> int:
-        return self.limit.requests if priority else self.limit.requests - self.reserve_slots
-
     def _args(self, priority: bool) -> list[Any]:
-        return [self._window_ms, self._cap(priority), uuid.uuid4().hex]
+        return [self._window_ms, self.limit.requests, self.reserve_slots, uuid.uuid4().hex, int(priority)]
+
+    @property
+    def _keys(self) -> list[str]:
+        return [self.log_key, self.paused_key, self.pages_key]
 
     @staticmethod
     def _jitter() -> float:
@@ -190,7 +200,7 @@ class SharedPacer:
         """Seconds to wait before asking again (0: granted), or None when Redis did not answer."""
         try:
             acquire, _ = self._sync_scripts()
-            wait_ms = int(acquire(keys=[self.log_key, self.paused_key], args=self._args(priority)))
+            wait_ms = int(acquire(keys=self._keys, args=self._args(priority)))
         except redis_errors() as exc:
             self._failed(exc)
             return None
@@ -238,7 +248,7 @@ class SharedPacer:
     async def _atry(self, priority: bool) -> float | None:
         try:
             acquire, _ = await self._async_scripts()
-            wait_ms = int(await acquire(keys=[self.log_key, self.paused_key], args=self._args(priority)))
+            wait_ms = int(await acquire(keys=self._keys, args=self._args(priority)))
         except redis_errors() as exc:
             self._failed(exc)
             return None

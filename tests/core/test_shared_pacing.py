@@ -47,7 +47,7 @@ def max_in_window(stamps: list[float], seconds: float) -> int:
 
 
 def test_threads_never_exceed_the_limit(redis_url, prefix):
-    pacer = make_pacer(redis_url, prefix, "5/0.5")  # reserve 1: ordinary sends get 4 per window
+    pacer = make_pacer(redis_url, prefix, "4/0.5")  # no page about: ordinary sends get all 4 per window
     stamps: list[float] = []
     lock = threading.Lock()
 
@@ -72,7 +72,7 @@ def test_processes_never_exceed_the_limit(redis_url, prefix):
         results = pool.starmap(acquire_many, [(redis_url, prefix, "5/0.5", 4)] * 3)
     stamps = [t for result in results for t in result]
     assert len(stamps) == 12
-    assert max_in_window(stamps, 0.5) <= 4
+    assert max_in_window(stamps, 0.5) <= 5  # no page about: the whole limit
 
 
 def test_retry_after_seen_by_one_worker_pauses_all(redis_url, prefix):
@@ -85,15 +85,22 @@ def test_retry_after_seen_by_one_worker_pauses_all(redis_url, prefix):
 
 
 def test_priority_uses_the_reserved_slots(redis_url, prefix):
-    batch = make_pacer(redis_url, prefix, "3/1")  # reserve 1: ordinary sends get 2 per window
+    batch = make_pacer(redis_url, prefix, "3/1")  # reserve 1, held while a page is about
     page = make_pacer(redis_url, prefix, "3/1")
-    assert batch._try(priority=False) == 0 and batch._try(priority=False) == 0
-    assert batch._try(priority=False) > 0.5  # the third ordinary send waits for the window
-    assert page._try(priority=True) == 0  # a page does not
+    assert page._try(priority=True) == 0  # a page: batches now leave one slot of each window
+    assert batch._try(priority=False) == 0
+    assert batch._try(priority=False) > 0.5  # the second ordinary send waits (2 of 3 used, cap 2)
+    assert page._try(priority=True) == 0  # a page takes the reserved slot at once
     assert page._try(priority=True) > 0.5  # the window is full now, even for pages
     t0 = time.monotonic()
     page.acquire(priority=True)
     assert 0.8 <= time.monotonic() - t0 < 1.5
+
+
+def test_with_no_page_about_batches_get_the_whole_limit(redis_url, prefix):
+    batch = make_pacer(redis_url, prefix, "3/1")
+    assert [batch._try(priority=False) for _ in range(3)] == [0, 0, 0]
+    assert batch._try(priority=False) > 0.5
 
 
 def test_the_keys_hold_a_fingerprint_never_the_api_key(redis_url, monkeypatch):
@@ -128,19 +135,19 @@ def test_redis_down_falls_back_to_local_pacing_with_one_warning(closed_port, cap
     assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()
     assert "pacing this process alone at 2/0.3" in warnings[0].getMessage()
     assert not pacer.using_redis
-    assert stamps[2] - stamps[0] >= 2 * 0.3  # reserve 1: one ordinary send per window, locally
+    assert stamps[2] - stamps[0] >= 0.3  # 2 per window, locally: the third waits for the window
 
 
 def test_redis_is_tried_again_later_and_the_fallback_knows_what_redis_granted(redis_url, prefix, closed_port, caplog):
     pacer = make_pacer(redis_url, prefix, "3/1", retry_after=1.5)
-    pacer.acquire()
-    pacer.acquire()  # two through Redis: the local pacer recorded both
+    for _ in range(3):
+        pacer.acquire()  # three through Redis (the whole limit: no page about): the local pacer recorded them
     real = pacer.connector
     pacer.connector = UrlConnector(f"redis://127.0.0.1:{closed_port}/0")
     pacer._scripts = None  # as if Redis went away
     t0 = time.monotonic()
     with caplog.at_level(logging.INFO, logger="airflow_provider_mta.rate_limit"):
-        pacer.acquire()  # Redis is down: the local pacer still counts the two sends Redis granted
+        pacer.acquire()  # Redis is down: the local pacer still counts the three sends Redis granted
         assert time.monotonic() - t0 >= 0.9
         assert not pacer.using_redis
         pacer.connector = real
@@ -182,7 +189,7 @@ async def test_async_tasks_never_exceed_the_limit_and_share_the_pause(redis_url,
             stamps.append(time.monotonic())
 
     await asyncio.gather(*(worker() for _ in range(4)))
-    assert len(stamps) == 12 and max_in_window(stamps, 0.5) == 4
+    assert len(stamps) == 12 and max_in_window(stamps, 0.5) == 5
     other = make_pacer(redis_url, prefix, "100/1")
     await other.apause_until_delay(0.3)
     t0 = loop.time()
@@ -198,5 +205,5 @@ async def test_async_redis_down_falls_back(closed_port, caplog):
         for _ in range(3):
             await pacer.aacquire()
         await pacer.apause_until_delay(0.01)
-    assert loop.time() - t0 >= 2 * 0.3
+    assert loop.time() - t0 >= 0.3  # 2 per window: the third waited for the window
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
