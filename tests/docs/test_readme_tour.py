@@ -48,6 +48,11 @@ def test_the_tour_is_a_sequence_of_shell_blocks():
     assert any("airflow connections test mta_default" in b for b in blocks)
 
 
+NOT_FOR_THE_TOUR = {"tests", "docs", "bench", ".ci"}
+"""Not copied: the tour needs none of it, and tests/docs/.ci spell out the canary API key that the
+suite's end-of-session sweep looks for in every file the suite leaves."""
+
+
 def copy_of_the_clone(dest: Path) -> Path:
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -56,6 +61,8 @@ def copy_of_the_clone(dest: Path) -> Path:
         check=True,
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
+        if name.split("/")[0] in NOT_FOR_THE_TOUR:
+            continue
         source = ROOT / name
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
