@@ -298,10 +298,23 @@ class WebDriver:
         return str(value[self.ELEMENT]) if isinstance(value, dict) and self.ELEMENT in value else None
 
     def click(self, element: str) -> None:
-        self._call("POST", f"/element/{element}/click", {})
+        self._interact(f"/element/{element}/click", {})
 
     def type(self, element: str, text: str) -> None:
-        self._call("POST", f"/element/{element}/value", {"text": text})
+        self._interact(f"/element/{element}/value", {"text": text})
+
+    def _interact(self, path: str, body: dict[str, Any], timeout: float = 10.0) -> None:
+        """Click or type, waiting while the element is still appearing (a dialog's opening animation on a
+        loaded machine answers "element not interactable" for a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._call("POST", path, body)
+                return
+            except AssertionError as exc:
+                if "not interactable" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def js(self, script: str, *args: Any) -> Any:
         return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
