@@ -51,8 +51,9 @@ demo: $(STAMP)  ## KEEP=1 keeps the sandbox, its inbox page and the logs at the 
 
 # Benchmarks (bench/, not part of `make test`; results in bench/RESULTS.md). The full run takes about
 # 20 minutes (1,000,000 PostgreSQL rows, a one-minute send and its 1,000-send baseline), plus about 5 for
-# the outage pages (21 of them wait out MTA's 5 s timeouts); BENCH_QUICK=1 runs each at a small size in
-# about five. BENCH_MEMORY_ROWS picks the memory case's row count.
+# the outage pages (21 of them wait out MTA's 5 s timeouts), plus about 8 for the scale-out (Redis on
+# 127.0.0.1:6379); BENCH_QUICK=1 runs each at a small size in about six. BENCH_MEMORY_ROWS picks the
+# memory case's row count.
 ifdef BENCH_QUICK
 BENCH_MEMORY_ROWS ?= 100000
 BENCH_THROUGHPUT_ARGS ?= --recipients 20000 --target-seconds 15 --baseline-recipients 100
