@@ -76,3 +76,11 @@ def test_page_failover_bench_runs():
     assert "| scenario | page 1 | page 2 | page 3 | median of pages 2..3 |" in out
     assert "| (c) no fallback (MTA only) |" in out and "| 0 of 3 |" in out
     assert "Ledger check: every page texted as expected, no duplicates" in out
+
+
+@pytest.mark.redis
+def test_scale_out_bench_runs(redis_url):
+    out = run("scale_out.py", "--quick", "--redis-url", redis_url.rsplit("/", 1)[0] + "/13")
+    assert "| P | mode | limit per process |" in out
+    assert "| 2 | shared | " in out and "| 2 | local | " in out and "| 2 | divide | " in out
+    assert "shared limiter: worst wall / floor = " in out
