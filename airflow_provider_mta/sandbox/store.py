@@ -540,16 +540,31 @@ class Store:
             ).fetchall()
         return [MessageRow.from_row(r) for r in rows], int(total)
 
-    def transitions(self, after: float, until: float) -> list[tuple[float, int, MessageRow]]:
-        """``(at, status, message)`` for each SENT or final status reached in ``(after, until]``, in order."""
+    def highest_outbound_id(self) -> int:
+        """The highest outbound id stored (0 when there are none)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COALESCE(MAX(outbound_id), 0) FROM messages").fetchone()[0])
+
+    def transitions(
+        self, after: float, until: float, *, seen_up_to: int
+    ) -> tuple[list[tuple[float, int, MessageRow]], int]:
+        """``(at, status, message)`` for each SENT or final status reached in ``(after, until]``, in
+        order, plus those of rows stored after outbound id ``seen_up_to`` whose status was reached
+        earlier (a send that computed its times before a tick but was stored after it); and the
+        highest outbound id stored now, to pass as ``seen_up_to`` next time."""
         out: list[tuple[float, int, MessageRow]] = []
         with self._lock:
             sent = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE sent_at > ? AND sent_at <= ?", (after, until)
+                f"SELECT {_COLUMNS} FROM messages WHERE (sent_at > ? AND sent_at <= ?)"
+                " OR (outbound_id > ? AND sent_at <= ?)",
+                (after, until, seen_up_to, after),
             ).fetchall()
             final = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE final_at > ? AND final_at <= ?", (after, until)
+                f"SELECT {_COLUMNS} FROM messages WHERE (final_at > ? AND final_at <= ?)"
+                " OR (outbound_id > ? AND final_at <= ?)",
+                (after, until, seen_up_to, after),
             ).fetchall()
+            highest = int(self._conn.execute("SELECT COALESCE(MAX(outbound_id), 0) FROM messages").fetchone()[0])
         for row in sent:
             msg = MessageRow.from_row(row)
             out.append((msg.timeline.sent_at, SENT, msg))
@@ -557,7 +572,7 @@ class Store:
             msg = MessageRow.from_row(row)
             out.append((msg.timeline.final_at, msg.timeline.final_status, msg))
         out.sort(key=lambda item: (item[0], item[2].outbound_id, item[1] != SENT))
-        return out
+        return out, max(highest, seen_up_to)
 
     # -- webhooks ------------------------------------------------------------------------------
 

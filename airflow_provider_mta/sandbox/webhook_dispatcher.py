@@ -95,11 +95,13 @@ class WebhookDispatcher:
         self._timeout = timeout_s
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=max_queue)
         self._last = time.time()
+        self._seen_up_to = store.highest_outbound_id()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
         self._last = time.time()
+        self._seen_up_to = self._store.highest_outbound_id()
         self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False, follow_redirects=False)
         self._tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._work_loop())]
 
@@ -125,7 +127,8 @@ class WebhookDispatcher:
         after, self._last = self._last, now
         hooks = [w for w in self._store.list_webhooks() if w.event == DELIVERY_STATUS_EVENT]
         queued = 0
-        for at, status, message in self._store.transitions(after, now):
+        transitions, self._seen_up_to = self._store.transitions(after, now, seen_up_to=self._seen_up_to)
+        for at, status, message in transitions:
             if message.provider == "telnyx":
                 jobs = self._telnyx_jobs(at, status, message)
             elif message.provider != "mta" or not hooks:  # Bird's webhooks are not simulated

@@ -18,8 +18,12 @@ from sandbox_helpers import Receiver, make_client, wait_until
 
 from airflow_provider_mta.backends.mta.models import SendRequest
 from airflow_provider_mta.sandbox.__main__ import parse_args
+from airflow_provider_mta.sandbox.stats import Stats
+from airflow_provider_mta.sandbox.statuses import final_status_for
+from airflow_provider_mta.sandbox.store import NewMessage, Store
 from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
 from airflow_provider_mta.sandbox.testing import SandboxServer
+from airflow_provider_mta.sandbox.webhook_dispatcher import WebhookDispatcher
 
 FROM = "+13175550100"
 TO = "+13175551111"
@@ -523,3 +527,24 @@ def test_cli_telnyx_flags() -> None:
     for bad in (["--telnyx-signing-key", "c2hvcnQ="], ["--telnyx-webhook-url", "ftp://x"]):
         with pytest.raises(SystemExit):
             parse_args(bad)
+
+
+def test_a_message_stored_after_a_tick_with_an_earlier_final_time_still_gets_its_webhook() -> None:
+    """The send handler takes its clock before it stores the row (in a thread); a tick in between must
+    not lose that message's event (seen as a flaky missing ``message.finalized`` on a loaded machine)."""
+    store = Store(":memory:")
+    dispatcher = WebhookDispatcher(
+        store, Stats(), signer=WebhookSigner(), telnyx_default_url="http://127.0.0.1:9/hook"
+    )
+    t0 = time.time()
+    message = NewMessage("+13175550005", "hi", 1, 1, "sms", final_status_for("+13175550005"))
+    assert dispatcher.tick(now=t0 + 1) == 0  # the tick runs first ...
+    data = {
+        "type": "SMS", "from": "+13175550100", "messaging_profile_id": None, "text": "hi", "subject": None,
+        "media_urls": [], "webhook_url": None, "webhook_failover_url": None, "use_profile_webhooks": True,
+        "encoding": "GSM-7", "cost": "0.0040",
+    }  # fmt: skip
+    # ... then the row lands, its times (delay 0) taken at t0, before that tick
+    store.record_telnyx(message, message_id="m-late", data=data, now=t0, release_at=None, delivery_delay_s=0.0)
+    assert dispatcher.tick(now=t0 + 2) == 1  # message.finalized (it fails sending: no message.sent)
+    assert dispatcher.tick(now=t0 + 3) == 0  # and only once
