@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import hashlib
+import math
 import threading
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_mta.core.errors import MtaConfigError
@@ -25,19 +27,23 @@ class RateLimit:
 
     @classmethod
     def parse(cls, value: str | RateLimit | None) -> RateLimit | None:
+        """``"N/SECONDS"``; a fractional N (``"1.25/2"``) becomes the same rate in whole requests
+        (``5/8``), since a sliding window counts whole requests."""
         if value is None or isinstance(value, RateLimit):
             return value
         text = str(value).strip()
         if text in ("", "0", "off", "none"):
             return None
         try:
-            requests, seconds = text.split("/")
-            limit = cls(int(requests), float(seconds))
-        except ValueError:
+            requests_text, seconds_text = text.split("/")
+            requests, seconds = Fraction(requests_text.strip()), float(seconds_text)
+        except (ValueError, ZeroDivisionError):
             raise MtaConfigError(f"rate limit {text!r} is not N/SECONDS like 25/15") from None
-        if limit.requests <= 0 or limit.seconds <= 0:
+        if requests <= 0 or not seconds > 0 or not math.isfinite(seconds):
             raise MtaConfigError(f"rate limit {text!r} must have N > 0 and SECONDS > 0")
-        return limit
+        if requests.denominator > 1000:
+            raise MtaConfigError(f"rate limit {text!r}: N has too many decimals; write it as whole requests")
+        return cls(requests.numerator, seconds * requests.denominator)
 
     def __str__(self) -> str:
         return f"{self.requests}/{self.seconds:g}"

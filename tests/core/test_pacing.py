@@ -21,16 +21,38 @@ class FakeClock:
 
 @pytest.mark.parametrize(
     ("text", "limit"),
-    [("25/15", RateLimit(25, 15.0)), ("3/0.5", RateLimit(3, 0.5)), ("0", None), ("", None), (None, None)],
+    [
+        ("25/15", RateLimit(25, 15.0)),
+        ("3/0.5", RateLimit(3, 0.5)),
+        ("0", None),
+        ("", None),
+        (None, None),
+        # a fractional N is the same average rate in whole requests (issue 20: 1.25/2 was refused)
+        ("1.25/2", RateLimit(5, 8.0)),
+        ("0.5/1", RateLimit(1, 2.0)),
+        ("2.5/15", RateLimit(5, 30.0)),
+        ("1/1.6", RateLimit(1, 1.6)),
+    ],
 )
 def test_parse(text, limit):
     assert RateLimit.parse(text) == limit
 
 
-@pytest.mark.parametrize("text", ["25", "a/b", "0/15", "5/0", "-1/3"])
+@pytest.mark.parametrize("text", ["25", "a/b", "0/15", "5/0", "-1/3", "1/nan", "1/inf", "1.2.3/4", "1e-9/1"])
 def test_parse_rejects_garbage(text):
     with pytest.raises(MtaConfigError, match="rate limit"):
         RateLimit.parse(text)
+
+
+def test_a_fractional_rate_keeps_its_average_and_a_sliding_window_of_whole_requests():
+    clock = FakeClock()
+    pacer = Pacer(RateLimit.parse("1.25/2") or RateLimit(1, 1.0), margin=0.0, clock=clock)
+    starts = []
+    for _ in range(11):
+        clock.now += pacer.reserve()
+        starts.append(clock.now - 1000.0)
+    assert starts == [0.0] * 5 + [8.0] * 5 + [16.0]  # 10 in 16 s: 1.25 per 2 s on average
+    assert str(RateLimit.parse("1.25/2")) == "5/8"
 
 
 def test_reserve_spaces_sends_into_a_sliding_window():
