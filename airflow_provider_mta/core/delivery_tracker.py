@@ -1,9 +1,14 @@
 """What a delivery sensor watches, and which requests one check makes (sans I/O, shared by sensor and trigger).
 
-A check is a short list of requests: with message ids, ``GET /deliveries?filters[messageId]=...``
-page by page (one request per page of up to 1,000 rows, however many outbound ids); with outbound
-ids only, one ``GET /sent-messages/{id}/delivery-report`` per message that is not final yet. The
-caller does the I/O::
+Requests come in rounds: a round reads every message that can still change once. With message ids,
+``GET /deliveries?filters[messageId]=...`` page by page (one request per page of up to 1,000 rows,
+however many outbound ids); with outbound ids only, one ``GET /sent-messages/{id}/delivery-report``
+per message that is not final yet. A check makes at most ``max_requests_per_check`` requests and the
+next check carries on where it stopped, so one check fits the API's general limit at any batch size.
+A request the API refused with 429 goes back to the front (:meth:`DeliveryTracker.retry`): nothing
+learned is lost. When the API ignores ``filters[messageId]`` (rows of other sends come back, or two
+message ids list the same rows) the tracker reads the whole ``/deliveries`` listing instead, newest
+first, keeping only this send's rows. The caller does the I/O::
 
     tracker.start_check()
     while (request := tracker.next_request()) is not None:
@@ -35,6 +40,7 @@ from airflow_provider_mta.core.errors import MtaValidationError
 log = logging.getLogger("airflow_provider_mta.delivery")
 
 MAX_PAGES_PER_MESSAGE = 100
+"""Pages read per message id (and of the whole listing, once ``filters[messageId]`` is found ignored)."""
 
 
 @dataclass(frozen=True)
@@ -188,9 +194,9 @@ def _message_ids(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """``GET /deliveries?filters[messageId]=message_id&page=page&pageSize=page_size``."""
+    """``GET /deliveries?filters[messageId]=message_id&page=page&pageSize=page_size`` (no filter when None)."""
 
-    message_id: str
+    message_id: str | None
     page: int
     page_size: int
 
@@ -206,64 +212,179 @@ Request: TypeAlias = "PageRequest | ReportRequest"
 
 
 class DeliveryTracker:
-    """The latest status of every watched message, kept across checks; plans each check's requests."""
+    """The latest status of every watched message, kept across checks; plans each check's requests.
 
-    def __init__(self, target: DeliveryTarget, *, page_size: int = MAX_PAGE_SIZE) -> None:
+    ``max_requests_per_check`` bounds one check (None: a whole round per check).
+    """
+
+    def __init__(
+        self, target: DeliveryTarget, *, page_size: int = MAX_PAGE_SIZE, max_requests_per_check: int | None = None
+    ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise MtaValidationError(f"page_size must be 1..{MAX_PAGE_SIZE}", field="page_size")
+        if max_requests_per_check is not None and max_requests_per_check < 1:
+            raise MtaValidationError(
+                "max_requests_per_check must be 1 or more (or None)", field="max_requests_per_check"
+            )
         self.target = target
         self.page_size = page_size
+        self.max_requests_per_check = max_requests_per_check
         self._wanted = set(target.outbound_ids) if target.outbound_ids is not None else None
+        self._message_ids = set(target.message_ids)
         self._records: dict[int | str, DeliveryRecord] = {}
         self._queue: deque[Request] = deque()
         self._done: set[str] = set()  # message ids whose every row was listed and is final
         self._listed: dict[str, int] = {}
         self._keys: dict[str, set[int | str]] = {}
+        self._first_rows: dict[int | str, str] = {}  # first row of each message id's page 1 -> that message id
         self._unknown_logged: set[str] = set()
         self.requests_made = 0
+        self.check_requests = 0
+        self.round = 0
+        self.round_size = 0  # message ids, outbound ids or (unfiltered) listing pages this round plans
+        self.round_read = 0
+        self.filter_ignored = False
 
     @property
     def uses_pages(self) -> bool:
         return bool(self.target.message_ids)
 
+    @property
+    def unit(self) -> str:
+        """What a round counts: ``message id``, ``outbound id`` or ``page``."""
+        if self.filter_ignored:
+            return "page"
+        return "message id" if self.uses_pages else "outbound id"
+
     def start_check(self) -> None:
-        """Plan the requests of one check (only what can still change is asked for)."""
-        self._queue.clear()
-        if self.uses_pages:
+        """Begin a check: carry on with the current round, or plan the next (only what can still change)."""
+        self.check_requests = 0
+        if not self._queue:
+            self._plan_round()
+
+    def _plan_round(self) -> None:
+        self.round += 1
+        self.round_read = 0
+        if self.filter_ignored:
+            self._queue.append(PageRequest(None, 1, self.page_size))
+        elif self.uses_pages:
             if self._unlisted():
                 self._done.clear()  # MTA may list a message's rows late: look at every message again
             for message_id in self.target.message_ids:
                 if message_id not in self._done:
-                    self._listed[message_id] = 0
-                    self._keys[message_id] = set()
                     self._queue.append(PageRequest(message_id, 1, self.page_size))
         else:
             for outbound_id in self.target.outbound_ids or ():
                 record = self._records.get(outbound_id)
                 if record is None or record.status.outcome is Outcome.PENDING:
                     self._queue.append(ReportRequest(outbound_id))
+        self.round_size = len(self._queue)
 
     def next_request(self) -> Request | None:
-        return self._queue.popleft() if self._queue else None
+        """The next request of this check; None when the round is read or the check's budget is spent."""
+        budget = self.max_requests_per_check
+        if not self._queue or (budget is not None and self.check_requests >= budget):
+            return None
+        return self._queue.popleft()
+
+    def retry(self, request: Request) -> None:
+        """Put back a request that got no answer (429, 5xx, network): it is asked first next time."""
+        self._queue.appendleft(request)
+
+    @property
+    def round_complete(self) -> bool:
+        return not self._queue
+
+    def progress(self) -> str:
+        """What this check read, and how far the round is: ``"12 requests; round 2: 30 of 200 message ids read"``."""
+        size = f"{self.round_size}" if not self.filter_ignored else f"{self.round_size}+"
+        return (
+            f"{self.check_requests} request(s) this check; round {self.round}: "
+            f"{self.round_read} of {size} {self.unit}(s) read"
+            + ("" if self.round_complete else ", the next check carries on")
+        )
 
     def feed(self, request: Request, answer: DeliveryPage | DeliveryRecord) -> None:
         """Take the parsed answer of ``request`` (a DeliveryPage for pages, a DeliveryRecord for reports)."""
         self.requests_made += 1
+        self.check_requests += 1
         if isinstance(request, ReportRequest):
             if not isinstance(answer, DeliveryRecord):
                 raise TypeError("a ReportRequest is answered with a DeliveryRecord")
             self._keep(request.outbound_id, _with_outbound_id(answer, request.outbound_id))
+            self.round_read += 1
             return
         if not isinstance(answer, DeliveryPage):
             raise TypeError("a PageRequest is answered with a DeliveryPage")
-        self._feed_page(request, answer)
+        if request.message_id is None:
+            self._feed_listing(request, answer)
+        elif self._filter_was_ignored(request, answer):
+            if self._wanted is None and all(r.message_id is None for r in answer.records):
+                raise _cannot_tell_rows_apart("message id")
+            self._keep_ours(answer.records)
+            self._switch_to_listing()
+        else:
+            self._feed_page(request, answer)
+
+    def _filter_was_ignored(self, request: PageRequest, page: DeliveryPage) -> bool:
+        """Rows of another send came back, or page 1 of two message ids starts with the same row."""
+        mid = request.message_id
+        if any(r.message_id is not None and r.message_id != mid for r in page.records):
+            return True
+        if request.page == 1 and page.records and page.records[0].outbound_id is not None:
+            first = page.records[0].outbound_id
+            if self._first_rows.setdefault(first, str(mid)) != mid:
+                return True
+        return False
+
+    def _switch_to_listing(self) -> None:
+        self.filter_ignored = True
+        log.warning(
+            "The API ignored filters[messageId] (its answer listed other sends' rows): reading the whole "
+            "GET /deliveries listing instead, newest first, up to %d pages a round. To follow large sends "
+            "without polling, configure the API's delivery webhooks.",
+            MAX_PAGES_PER_MESSAGE,
+        )
+        self._queue.clear()
+        self._plan_round()
+        self.round -= 1  # the same round, read another way
+
+    def _keep_ours(self, records: list[DeliveryRecord]) -> None:
+        """Keep the rows of this send from a listing of everyone's (matched by message id or outbound id)."""
+        for record in records:
+            ours = (record.message_id is not None and record.message_id in self._message_ids) or (
+                self._wanted is not None and record.outbound_id in self._wanted
+            )
+            if not ours:
+                continue
+            if record.outbound_id is None:
+                raise _cannot_tell_rows_apart("outbound id")
+            if self._wanted is None or record.outbound_id in self._wanted:
+                self._keep(record.outbound_id, record)
+
+    def _feed_listing(self, request: PageRequest, page: DeliveryPage) -> None:
+        self._keep_ours(page.records)
+        self.round_read += 1
+        size = page.page_size or request.page_size
+        more = request.page * size < page.total if page.total is not None else len(page.records) >= size
+        if more and page.records and request.page < MAX_PAGES_PER_MESSAGE:
+            self._queue.append(PageRequest(None, request.page + 1, request.page_size))
+            self.round_size += 1
+        elif more and page.records and self._unlisted():
+            log.warning(
+                "%d message(s) of this send are not in the first %d pages of GET /deliveries (newer texts "
+                "came after them); configure the API's delivery webhooks to follow them",
+                self._unlisted(),
+                MAX_PAGES_PER_MESSAGE,
+            )
 
     def _feed_page(self, request: PageRequest, page: DeliveryPage) -> None:
-        mid = request.message_id
+        mid = str(request.message_id)
+        if request.page == 1:
+            self._listed[mid] = 0
+            self._keys[mid] = set()
         offset = (request.page - 1) * request.page_size
         for index, record in enumerate(page.records):
-            if record.message_id is not None and record.message_id != mid:
-                continue  # a server that ignores filters[messageId] lists other sends too
             self._listed[mid] = self._listed.get(mid, 0) + 1
             if self._wanted is not None and record.outbound_id not in self._wanted:
                 continue
@@ -273,10 +394,11 @@ class DeliveryTracker:
         size = page.page_size or request.page_size
         more = request.page * size < page.total if page.total is not None else len(page.records) >= size
         if more and page.records and request.page < MAX_PAGES_PER_MESSAGE:
-            self._queue.append(PageRequest(mid, request.page + 1, request.page_size))
+            self._queue.appendleft(PageRequest(mid, request.page + 1, request.page_size))
             return
         if more and page.records:
             log.warning("Message %s lists more than %d pages; read the first ones only", mid, MAX_PAGES_PER_MESSAGE)
+        self.round_read += 1
         keys = self._keys.get(mid, set())
         complete = page.total is not None and self._listed.get(mid, 0) >= page.total
         if complete and all(self._records[k].status.outcome is not Outcome.PENDING for k in keys):
@@ -308,6 +430,15 @@ class DeliveryTracker:
             summary["state"] = "pending"
             summary["reason"] = "MTA lists no delivery for the message id(s) yet"
         return summary
+
+
+def _cannot_tell_rows_apart(missing: str) -> MtaValidationError:
+    return MtaValidationError(
+        f"the API ignores filters[messageId] and its /deliveries rows carry no {missing}, so this send's "
+        "rows cannot be told from other sends': configure the API's delivery webhooks, or watch outbound "
+        "ids (raise the send operator's max_xcom_ids so its XCom keeps them)",
+        field="message_ids",
+    )
 
 
 def _with_outbound_id(record: DeliveryRecord, outbound_id: int | str) -> DeliveryRecord:

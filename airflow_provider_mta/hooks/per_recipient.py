@@ -28,6 +28,7 @@ class PerRecipientHook(SmsHook):
 
     sends_per_recipient = True
     resend_is_safe = False
+    requests_per_check = 100  # one status lookup per pending recipient: a round of a large send spans checks
     key_namespace: ClassVar[uuid.UUID] = uuid.UUID(int=0)
     send_key_arg: ClassVar[str] = "idempotency_key"
     refused_statuses: ClassVar[tuple[int, ...]] = (422,)

@@ -89,7 +89,8 @@ class SmsHook(BaseHook):
     Subclasses set ``conn_type``, ``hook_name``, :attr:`provider`, :attr:`default_base_url`,
     :attr:`extra_names` and implement the I/O methods. ``sends_per_recipient`` says one request carries
     one recipient (the batch then checkpoints each one); ``resend_is_safe`` says the API rejects a repeat
-    of the same request id, so a request whose answer was lost may be sent again.
+    of the same request id, so a request whose answer was lost may be sent again; ``requests_per_check``
+    bounds each delivery-sensor check so polling fits the API's general rate limit.
     """
 
     conn_type: ClassVar[str] = ""
@@ -101,6 +102,8 @@ class SmsHook(BaseHook):
     extra_names: ClassVar[tuple[str, ...]] = COMMON_EXTRAS
     sends_per_recipient: ClassVar[bool] = False
     resend_is_safe: ClassVar[bool] = False
+    requests_per_check: ClassVar[int | None] = None
+    """The delivery sensor's default request budget per check (None: unbounded)."""
     send_log_level: int = 20  # logging.INFO: the "Sending ..." line of each send; the batch lowers it to DEBUG
 
     def __init__(

@@ -64,6 +64,9 @@ class MtaDeliverySensor(BaseSensorOperator):
     :param mta_conn_id: The older name of ``sms_conn_id``.
     :param poll_interval: Seconds (or a timedelta) between checks, in both modes.
     :param page_size: Rows per ``GET /deliveries`` request (up to 1000).
+    :param max_requests_per_check: Requests one check may make (default: the API's, 10 for MTA so that
+        polling stays under its general limit of 30 a minute); a large send is read over several
+        checks, each carrying on where the last stopped, and the log says how far each got.
     :param opt_out_conn_id: A common.sql connection holding the shared opt-out table: numbers MTA reports
         as 11 STOPPED_NUMBER are added to it when the sensor finishes, so no later send texts them
         (default: the ``mta`` connection's extra ``opt_out_conn_id``; neither: nothing is recorded).
@@ -87,6 +90,7 @@ class MtaDeliverySensor(BaseSensorOperator):
         mta_conn_id: str | None = None,
         poll_interval: float | timedelta = 30.0,
         page_size: int = MAX_PAGE_SIZE,
+        max_requests_per_check: int | None = None,
         opt_out_conn_id: str | None = None,
         opt_out_table: str | None = None,
         **kwargs: Any,
@@ -97,6 +101,8 @@ class MtaDeliverySensor(BaseSensorOperator):
             raise ValueError(f"{self.task_id}: give send_result=<a send task's output> or outbound_ids/message_ids")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"{self.task_id}: page_size must be 1..{MAX_PAGE_SIZE}")
+        if max_requests_per_check is not None and max_requests_per_check < 1:
+            raise ValueError(f"{self.task_id}: max_requests_per_check must be 1 or more")
         rule = DeliveryRule(min_delivered=min_delivered, fail_on=fail_on)  # checked when the DAG is parsed
         self.send_result = send_result
         self.outbound_ids = outbound_ids
@@ -106,6 +112,7 @@ class MtaDeliverySensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="MtaDeliverySensor")
         self.page_size = page_size
+        self.max_requests_per_check = max_requests_per_check
         self.opt_out_conn_id = opt_out_conn_id
         self.opt_out_table = opt_out_table
 
@@ -136,7 +143,7 @@ class MtaDeliverySensor(BaseSensorOperator):
     def tracker(self) -> DeliveryTracker:
         from airflow_provider_mta.core.delivery_tracker import DeliveryTracker
 
-        tracker = DeliveryTracker(self.target, page_size=self.page_size)
+        tracker = DeliveryTracker(self.target, page_size=self.page_size, max_requests_per_check=self.requests_per_check)
         if not tracker.uses_pages and len(self.target.outbound_ids or ()) > 25:
             self.log.warning(
                 "Watching %d outbound ids without message ids costs one request per id and check; "
@@ -144,6 +151,13 @@ class MtaDeliverySensor(BaseSensorOperator):
                 len(self.target.outbound_ids or ()),
             )
         return tracker
+
+    @property
+    def requests_per_check(self) -> int | None:
+        """The request budget of one check: the argument, else the API's default."""
+        if self.max_requests_per_check is not None:
+            return self.max_requests_per_check
+        return self.hook.requests_per_check
 
     # -- checking -------------------------------------------------------------------------------
 
@@ -154,12 +168,16 @@ class MtaDeliverySensor(BaseSensorOperator):
         tracker = self.tracker
         tracker.start_check()
         while (request := tracker.next_request()) is not None:
-            if isinstance(request, PageRequest):
-                answer: Any = self.hook.list_deliveries(
-                    message_id=request.message_id, page=request.page, page_size=request.page_size
-                )
-            else:
-                answer = self.hook.get_delivery_report(request.outbound_id)
+            try:
+                if isinstance(request, PageRequest):
+                    answer: Any = self.hook.list_deliveries(
+                        message_id=request.message_id, page=request.page, page_size=request.page_size
+                    )
+                else:
+                    answer = self.hook.get_delivery_report(request.outbound_id)
+            except Exception:
+                tracker.retry(request)  # what this check learned so far is kept; the next one asks again
+                raise
             tracker.feed(request, answer)
         return tracker.summary(self.rule)
 
@@ -169,7 +187,13 @@ class MtaDeliverySensor(BaseSensorOperator):
             self.log.info("Nothing was sent (%s): nothing to wait for", why)
             return PokeReturnValue(is_done=True, xcom_value=_nothing_sent(why))
         summary = self.check()
-        self.log.info("MTA deliveries of %s: %s", self.target.describe(), summary["reason"])
+        self.log.info(
+            "%s deliveries of %s: %s (%s)",
+            self.hook.api_name,
+            self.target.describe(),
+            summary["reason"],
+            self.tracker.progress(),
+        )
         return self._judge(summary)
 
     def record_opt_outs(self, summary: dict[str, Any]) -> int:
@@ -247,6 +271,7 @@ class MtaDeliverySensor(BaseSensorOperator):
             poll_interval=float(self.poke_interval),
             deadline=deadline,
             page_size=self.page_size,
+            max_requests_per_check=self.requests_per_check,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -24,9 +24,12 @@ class MtaDeliveryTrigger(BaseTrigger):
 
     The event is ``{"status": "success" | "failed" | "timeout" | "error", "summary": ..., "message": ...}``
     with JSON-safe values only. A check pages ``GET /deliveries`` per message id (one request per page)
-    or, with outbound ids only, asks each pending message's delivery report. 429, 5xx and network
-    errors are retried at the next check with exponential backoff (``Retry-After`` honoured), at most
-    ``max_errors`` checks in a row; any other error ends the trigger at once. The first check waits
+    or, with outbound ids only, asks each pending message's delivery report, at most
+    ``max_requests_per_check`` requests a check (the next check carries on where it stopped). A 429 is
+    waited out (``Retry-After``) and the check goes on from the refused request: it is not a failed
+    check. 5xx and network errors end the check, keeping what it learned, and the next one follows
+    with exponential backoff, at most ``max_errors`` failed checks in a row; any other error ends the
+    trigger at once. The first check waits
     one interval too (the sensor has just checked). Everything needed to resume is in the kwargs, so
     a trigger restarted from :meth:`serialize` (triggerer restart) simply carries on.
 
@@ -41,7 +44,8 @@ class MtaDeliveryTrigger(BaseTrigger):
     :param poll_interval: Seconds between checks.
     :param deadline: Unix time after which a ``timeout`` event is yielded (None: none of its own).
     :param page_size: Rows per ``/deliveries`` request (1..1000).
-    :param max_errors: Failed checks in a row (429/5xx/network) before an ``error`` event.
+    :param max_requests_per_check: Requests one check may make (None: a whole round).
+    :param max_errors: Failed checks in a row (5xx/network) before an ``error`` event.
     :param max_backoff: Longest wait after a failed check, in seconds.
     """
 
@@ -59,6 +63,7 @@ class MtaDeliveryTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         deadline: float | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        max_requests_per_check: int | None = None,
         max_errors: int = 5,
         max_backoff: float = 300.0,
     ) -> None:
@@ -72,6 +77,7 @@ class MtaDeliveryTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline) if deadline is not None else None
         self.page_size = int(page_size)
+        self.max_requests_per_check = int(max_requests_per_check) if max_requests_per_check is not None else None
         self.max_errors = int(max_errors)
         self.max_backoff = float(max_backoff)
         self.target = DeliveryTarget(
@@ -94,6 +100,7 @@ class MtaDeliveryTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "page_size": self.page_size,
+                "max_requests_per_check": self.max_requests_per_check,
                 "max_errors": self.max_errors,
                 "max_backoff": self.max_backoff,
             },
@@ -113,7 +120,9 @@ class MtaDeliveryTrigger(BaseTrigger):
             client = await hook.aget_conn()
         except Exception as exc:  # connection missing or misconfigured: nothing to retry
             return {"status": "error", "summary": None, "message": f"{type(exc).__name__}: {exc}"}
-        tracker = DeliveryTracker(self.target, page_size=self.page_size)
+        tracker = DeliveryTracker(
+            self.target, page_size=self.page_size, max_requests_per_check=self.max_requests_per_check
+        )
         summary: dict[str, Any] | None = None
         errors, wait = 0, self.poll_interval
         self.log.info("Waiting for MTA deliveries of %s (%s)", self.target.describe(), self.rule.describe())
@@ -135,19 +144,33 @@ class MtaDeliveryTrigger(BaseTrigger):
                     self.log.warning("MTA delivery check failed (%s); next check in %.1fs", exc, wait)
                     continue
                 errors, wait = 0, self.poll_interval
-                self.log.info("MTA deliveries: %s", summary["reason"])
+                self.log.info("%s deliveries: %s (%s)", hook.api_name, summary["reason"], tracker.progress())
                 if summary["state"] != "pending":
                     return self._decided(summary)
 
     async def _check(self, hook: SmsHook, client: Any, tracker: DeliveryTracker) -> dict[str, Any]:
+        from airflow_provider_mta.core.errors import MtaRateLimitError
+
         tracker.start_check()
         while (request := tracker.next_request()) is not None:
-            if isinstance(request, PageRequest):
-                answer: Any = await hook.alist_deliveries(
-                    message_id=request.message_id, page=request.page, page_size=request.page_size, client=client
-                )
-            else:
-                answer = await hook.aget_delivery_report(request.outbound_id, client=client)
+            try:
+                if isinstance(request, PageRequest):
+                    answer: Any = await hook.alist_deliveries(
+                        message_id=request.message_id, page=request.page, page_size=request.page_size, client=client
+                    )
+                else:
+                    answer = await hook.aget_delivery_report(request.outbound_id, client=client)
+            except MtaRateLimitError as exc:
+                tracker.retry(request)
+                if self.deadline is not None and time.time() >= self.deadline:
+                    raise
+                wait = self._bounded(self._backoff(1, exc))
+                self.log.info("%s asked to slow down (429); the check goes on in %.1fs", hook.api_name, wait)
+                await asyncio.sleep(wait)
+                continue
+            except Exception:
+                tracker.retry(request)  # what this check learned is kept; the next check asks again
+                raise
             tracker.feed(request, answer)
         return tracker.summary(self.rule)
 

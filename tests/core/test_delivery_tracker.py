@@ -152,8 +152,70 @@ def test_batch_chunks_expected_count_and_late_listing():
     assert tracker.summary(DeliveryRule(min_delivered=0.75))["state"] == "success"
 
 
+def test_rows_of_other_sends_are_ignored_and_the_tracker_reads_the_whole_listing_instead():
+    """A server that ignores filters[messageId] lists other sends: their rows do not count, and the
+    tracker stops asking per message id (each would list everyone's rows) and pages the listing once."""
+    tracker = DeliveryTracker(DeliveryTarget(outbound_ids=None, message_ids=("m-1", "m-2"), expected=3))
+    foreign = DeliveryPage([row(1, 10, "other"), row(2, 4, "m-1")], 1, 2, 4)
+    tracker.start_check()
+    assert tracker.next_request() == PageRequest("m-1", 1, 1000)
+    tracker.feed(PageRequest("m-1", 1, 1000), foreign)
+    assert tracker.filter_ignored and tracker.unit == "page"
+    summary = tracker.summary(DeliveryRule())
+    assert (summary["state"], summary["delivered"], summary["failed"], summary["pending"]) == ("pending", 1, 0, 2)
+    listing = {1: foreign, 2: DeliveryPage([row(3, 4, "m-2"), row(4, 5, "m-2")], 2, 2, 4)}
+    asked = []
+    while (request := tracker.next_request()) is not None:
+        assert request.message_id is None  # no filter any more
+        asked.append(request.page)
+        tracker.feed(request, listing[request.page])
+    assert asked == [1, 2]
+    summary = tracker.summary(DeliveryRule())
+    assert (summary["delivered"], summary["failed"], summary["pending"]) == (2, 1, 0)
+    assert "round 1: 2 of 2+ page(s) read" in tracker.progress()
+
+
+def test_an_ignored_filter_is_found_when_two_message_ids_list_the_same_first_row():
+    """Rows without message ids: page 1 of two sends starting with the same row gives it away."""
+    tracker = DeliveryTracker(DeliveryTarget(outbound_ids=(2, 3), message_ids=("m-1", "m-2"), expected=2))
+    everyone = DeliveryPage([row(3, 4, None), row(2, 4, None), row(1, 10, None)], 1, 1000, 3)
+    tracker.start_check()
+    for _ in range(2):
+        tracker.feed(tracker.next_request(), everyone)
+    assert tracker.filter_ignored
+    assert tracker.summary(DeliveryRule())["state"] == "success"  # matched by outbound id, row 1 ignored
+
+
+def test_an_ignored_filter_with_rows_that_name_no_send_is_a_clear_error():
+    tracker = DeliveryTracker(DeliveryTarget(outbound_ids=None, message_ids=("m-1", "m-2"), expected=2))
+    everyone = DeliveryPage([row(3, 4, None), row(1, 10, None)], 1, 1000, 2)
+    tracker.start_check()
+    tracker.feed(tracker.next_request(), everyone)
+    with pytest.raises(MtaValidationError, match="configure the API's delivery webhooks"):
+        tracker.feed(tracker.next_request(), everyone)
+
+
+def test_a_check_keeps_to_its_budget_and_the_next_carries_on():
+    message_ids = tuple(f"c-{i}" for i in range(25))
+    tracker = DeliveryTracker(DeliveryTarget(outbound_ids=None, message_ids=message_ids), max_requests_per_check=10)
+    rows = {mid: [row(i + 1, 3, mid)] for i, mid in enumerate(message_ids)}
+    asked: list[list[str | None]] = []
+    for _ in range(3):
+        asked.append([r.message_id for r in drain(tracker, paged(rows))])
+    assert [len(a) for a in asked] == [10, 10, 5]
+    assert [m for a in asked for m in a] == list(message_ids)  # each once, in order
+    assert tracker.progress() == "5 request(s) this check; round 1: 25 of 25 message id(s) read"
+    assert tracker.summary(DeliveryRule())["pending"] == 25  # all SENT (3): still pending
+    # a new round starts, and a 429 in it loses nothing: the refused request is asked first next time
+    tracker.start_check()
+    first = tracker.next_request()
+    assert first == PageRequest("c-0", 1, 1000) and tracker.round == 2
+    tracker.retry(first)
+    assert tracker.next_request() == first
+
+
 def test_rows_of_other_sends_are_ignored():
-    """A server that ignores filters[messageId] lists other sends; their rows do not count."""
+    """Rows of another send in a page do not count."""
     tracker = DeliveryTracker(DeliveryTarget(outbound_ids=None, message_ids=("m-1",), expected=1))
     foreign = DeliveryPage([row(1, 10, "other"), row(2, 4, "m-1")], 1, 1000, 2)
     tracker.start_check()

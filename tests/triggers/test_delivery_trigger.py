@@ -214,3 +214,42 @@ async def test_unknown_statuses_keep_waiting_and_odd_shapes_are_read(mocked):
     assert event.payload["summary"]["failures"] == [
         {"recipient": "***0012", "outbound_id": 1, "status": 12, "reason": "LANDLINE"}
     ]
+
+
+async def test_a_429_mid_check_is_waited_out_keeping_what_the_check_learned(mocked):
+    """Issue 20: an interrupted check kept nothing and counted as failed; after 6 the trigger gave up."""
+    asked: list[str] = []
+    limited = httpx.Response(429, headers={"Retry-After": "0.05"}, json={"httpCode": 429, "message": "slow down"})
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        mid = request.url.params["filters[messageId]"]
+        asked.append(mid)
+        if mid == "m-2" and asked.count("m-2") <= 8:  # more 429s in a row than max_errors allows checks
+            return limited
+        row = {"outboundId": int(mid[-1]), "messageId": mid, "status": 4}
+        return httpx.Response(200, json={"data": {"rows": [row], "total": 1}})
+
+    mocked.get(f"{BASE}/deliveries").side_effect = answer
+    trigger = mock_trigger(outbound_ids=None, message_ids=["m-1", "m-2", "m-3"], expected=3, max_errors=2)
+    (event,) = await all_events(trigger)
+    assert event.payload["status"] == "success", event.payload
+    assert asked == ["m-1"] + ["m-2"] * 9 + ["m-3"]  # m-1 was not asked again
+
+
+async def test_a_budget_spreads_a_round_over_checks(mocked):
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        mid = request.url.params["filters[messageId]"]
+        asked.append(mid)
+        status = 4 if asked.count(mid) > 1 else 3  # SENT at first, DELIVERED when asked again
+        row = {"outboundId": int(mid.split("-")[1]), "messageId": mid, "status": status}
+        return httpx.Response(200, json={"data": {"rows": [row], "total": 1}})
+
+    mocked.get(f"{BASE}/deliveries").side_effect = answer
+    mids = [f"m-{i}" for i in range(7)]
+    trigger = mock_trigger(outbound_ids=None, message_ids=mids, expected=7, max_requests_per_check=3)
+    assert trigger.serialize()[1]["max_requests_per_check"] == 3
+    (event,) = await all_events(trigger)
+    assert event.payload["status"] == "success"
+    assert asked == mids + mids  # two rounds, each id once a round, 3 + 3 + 1 then 3 + 3 + 1 requests
