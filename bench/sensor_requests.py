@@ -109,9 +109,8 @@ def main() -> None:
     logging.getLogger("airflow_provider_mta").setLevel(logging.ERROR)
     from _common import load, machine
 
-    from airflow_provider_mta.sandbox.testing import SandboxProcess
-
     import airflow_provider_mta
+    from airflow_provider_mta.sandbox.testing import SandboxProcess
 
     print(f"Machine: {machine()}")
     print(f"Provider code: {os.path.dirname(airflow_provider_mta.__file__)} ({args.label})\n")
@@ -133,7 +132,8 @@ def main() -> None:
             sandbox.stop()
     print(f"\n{args.label}, {load()}\n")
     print(
-        "| filters[messageId] | recipients | message ids | requests in check 1 | most in a check | checks to read all once | requests to read all once | minutes of the 30/min limit per check | result |"
+        "| filters[messageId] | recipients | message ids | requests in check 1 | most in a check "
+        "| checks to read all once | requests to read all once | minutes of the 30/min limit per check | result |"
     )
     print("|---|--:|--:|--:|--:|--:|--:|--:|---|")
     for label, size, mids, r in rows:
