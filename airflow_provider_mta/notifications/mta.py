@@ -11,6 +11,7 @@ from airflow.sdk import BaseNotifier
 
 from airflow_provider_mta.core.length import SMS_MAX_CHARS as SMS_LIMIT
 from airflow_provider_mta.hooks.sms import SmsHook, get_sms_hook, resolve_conn_id
+from airflow_provider_mta.notifications.callback_event import callback_event
 
 if TYPE_CHECKING:
     import jinja2
@@ -176,7 +177,7 @@ class MtaNotifier(BaseNotifier):
     def _request_id(self, context: Context, fields: dict[str, Any]) -> str:
         from airflow_provider_mta.core.idempotency import derive_request_id
 
-        return derive_request_id("notify", *_event(context), fields.get("subscribers"), fields.get("groups"))
+        return derive_request_id("notify", *callback_event(context), fields.get("subscribers"), fields.get("groups"))
 
     def notify(self, context: Context) -> None:
         """Page the recipients through the first vendor that can; log (never raise) when none could.
@@ -395,24 +396,6 @@ def _only(requests: dict[str, Any], lead: list[str], carried: dict[str, list[Any
 send_mta_notification = MtaNotifier
 
 
-def _event(context: Any) -> tuple[Any, ...]:
-    """What identifies one callback event: dag, run, task, map index, try and state."""
-    ti = context.get("ti") or context.get("task_instance")
-    dag_run = context.get("dag_run")
-    dag = context.get("dag")
-    dag_id = getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None) or getattr(dag, "dag_id", None)
-    run_id = getattr(ti, "run_id", None) or getattr(dag_run, "run_id", None) or context.get("run_id")
-    state = getattr(ti, "state", None) if ti is not None else getattr(dag_run, "state", None)
-    return (
-        dag_id,
-        run_id,
-        getattr(ti, "task_id", None),
-        getattr(ti, "map_index", None),
-        getattr(ti, "try_number", None),
-        str(state) if state is not None else context.get("reason"),
-    )
-
-
 def default_text(context: Any) -> str:
     """One GSM-7 SMS (<= 160 characters) that says where to look: state, dag.task, try, run, and a link.
 
@@ -422,7 +405,7 @@ def default_text(context: Any) -> str:
     page fits only with short names. A link to the task's page may replace the run id (it holds it); the
     DAG's page and the base URL come with the run id.
     """
-    dag_id, run_id, task_id, map_index, try_number, state = _event(context)
+    dag_id, run_id, task_id, map_index, try_number, state = callback_event(context)
     state_word = str(state or "event").split(".")[-1].replace("_", " ").upper()
     where = _clip(str(dag_id or "?"), 40) + (f".{_clip(str(task_id), 40)}" if task_id else "")
     if map_index is not None and map_index >= 0:

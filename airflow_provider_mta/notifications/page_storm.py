@@ -196,8 +196,8 @@ def join_digests(timeout: float | None = None) -> None:
 
 def as_event_summary(context: Any) -> str:
     """``dag.task[map]`` of a callback's context: what a digest lists."""
-    from airflow_provider_mta.notifications.mta import _event
+    from airflow_provider_mta.notifications.callback_event import callback_event
 
-    dag_id, _run_id, task_id, map_index, _try, _state = _event(context)
+    dag_id, _run_id, task_id, map_index, _try, _state = callback_event(context)
     text = str(dag_id or "?") + (f".{task_id}" if task_id else "")
     return text + (f"[{map_index}]" if map_index is not None and map_index >= 0 else "")
