@@ -100,7 +100,7 @@ def v3_endpoint(handler: Handler, *, general_limit: bool = True) -> Endpoint:
             sandbox.stats.incr("unauthorized")
             missing = "authorization" not in request.headers
             message = "No API key provided" if missing else "Invalid API key"
-            response = error_response(401, message, request_id)
+            response: Response = error_response(401, message, request_id)
         else:
             response = await _run(handler, Call(request, sandbox, key, request_id))
         response.headers.update(headers)
