@@ -45,8 +45,8 @@ def _common_fields(api: str, *, max_retries: str, send_rate_limit: str, opt_out:
             "label": "Shared rate limit (Redis connection)",
             "schema": {"type": ["string", "null"]},
             "description": "Optional. A redis connection: every worker using this connection then shares one "
-            "send limit for the account (the send rate limit above) instead of pacing alone; without Redis each "
-            "process paces alone.",
+            "send limit for the account (the send rate limit above; for MTA the general rate limit too) instead "
+            "of pacing alone; without Redis each process paces alone.",
         },
     }
 
@@ -144,16 +144,26 @@ def get_provider_info() -> dict[str, Any]:
                         "host": "https://api.mobile-text-alerts.com/v3",
                         "password": "your MTA API key",
                         **_common_placeholders("25/15"),
+                        "general_rate_limit": "30/60",
                     },
                 },
-                "conn-fields": _common_fields(
-                    "MTA",
-                    max_retries="Optional. Retries on 429, 5xx and network errors (default 5).",
-                    send_rate_limit="Optional. Client-side pacing of POST /send as N/SECONDS "
-                    "(default 25/15, MTA's documented limit; 0 turns pacing off).",
-                    opt_out="Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
-                    "text again; the delivery sensor adds numbers MTA reports as STOPPED.",
-                ),
+                "conn-fields": {
+                    **_common_fields(
+                        "MTA",
+                        max_retries="Optional. Retries on 429, 5xx and network errors (default 5).",
+                        send_rate_limit="Optional. Client-side pacing of POST /send as N/SECONDS "
+                        "(default 25/15, MTA's documented limit; 0 turns pacing off).",
+                        opt_out="Optional. A SQL connection whose mta_opt_outs table lists recipients never to "
+                        "text again; the delivery sensor adds numbers MTA reports as STOPPED.",
+                    ),
+                    "general_rate_limit": {
+                        "label": "General rate limit",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional. Client-side pacing of every other MTA request (delivery "
+                        "reports, GET /deliveries, webhooks, the key check, cost quotes) as N/SECONDS (default "
+                        "30/60, MTA's documented general limit; 0 turns pacing off).",
+                    },
+                },
             },
             {
                 "hook-class-name": "airflow_provider_mta.hooks.telnyx.TelnyxHook",

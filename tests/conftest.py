@@ -48,10 +48,13 @@ def airflow_db(airflow_home: Path) -> Path:
 
 
 def mta_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
-    """The JSON form of an ``mta`` connection, as in ``AIRFLOW_CONN_MTA_DEFAULT``."""
-    conn: dict[str, Any] = {"conn_type": "mta", "host": base_url, "password": api_key}
-    if extra:
-        conn["extra"] = extra
+    """The JSON form of an ``mta`` connection, as in ``AIRFLOW_CONN_MTA_DEFAULT``.
+
+    ``general_rate_limit`` is ``"0"`` unless given: the test sandboxes do not enforce MTA's general limit
+    (``SandboxServer``'s default), and every test of a session would otherwise draw from one 30/60 budget.
+    """
+    extra.setdefault("general_rate_limit", "0")
+    conn: dict[str, Any] = {"conn_type": "mta", "host": base_url, "password": api_key, "extra": extra}
     return json.dumps(conn)
 
 

@@ -1,4 +1,8 @@
-"""Client-side pacing under MTA's rate limits: a sliding window of N requests per W seconds."""
+"""Client-side pacing under MTA's rate limits: a sliding window of N requests per W seconds.
+
+One account has separate budgets (:data:`BUDGETS`): ``send`` for ``POST /send`` and ``general`` for
+every other MTA request; each has its own pacer, locally and in Redis.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from airflow_provider_mta.core.errors import MtaConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+BUDGETS = ("send", "general")
+"""The rate-limit budgets of one account: ``POST /send``, and every other request."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,12 @@ class SendPacer(Protocol):
     def pause_until_delay(self, delay: float) -> None: ...
 
     async def apause_until_delay(self, delay: float) -> None: ...
+
+
+class PacerFactory(Protocol):
+    """Builds the pacer of one budget (:data:`BUDGETS`) of a client's account, e.g. the shared limit in Redis."""
+
+    def __call__(self, limit: RateLimit, *, budget: str = "send") -> SendPacer: ...
 
 
 class Pacer:
@@ -158,19 +171,20 @@ class Pacer:
         return delay
 
 
-_SHARED: dict[tuple[str, str, RateLimit], Pacer] = {}
+_SHARED: dict[tuple[str, str, RateLimit, str], Pacer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_pacer(scope: str, key_fingerprint: str, limit: RateLimit) -> Pacer:
-    """One pacer per (base URL, API key, limit) in this process, so every hook and notifier shares it.
+def shared_pacer(scope: str, key_fingerprint: str, limit: RateLimit, *, budget: str = "send") -> Pacer:
+    """One pacer per (base URL, API key, limit, budget) in this process, so every hook and notifier shares it.
 
     It keeps :meth:`RateLimit.priority_reserve` slots of a window for priority sends (pages) while one is about.
     """
+    key = (scope, key_fingerprint, limit, budget)
     with _SHARED_LOCK:
-        pacer = _SHARED.get((scope, key_fingerprint, limit))
+        pacer = _SHARED.get(key)
         if pacer is None:
-            pacer = _SHARED[(scope, key_fingerprint, limit)] = Pacer(limit, reserve=limit.priority_reserve)
+            pacer = _SHARED[key] = Pacer(limit, reserve=limit.priority_reserve)
         return pacer
 
 

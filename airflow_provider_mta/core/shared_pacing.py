@@ -1,4 +1,7 @@
-"""An account-wide send limit shared through Redis: every process that sends for one account draws from it.
+"""An account-wide limit shared through Redis: every process that calls one account's API draws from it.
+
+Each budget of the account (:data:`~.pacing.BUDGETS`: ``send`` for ``POST /send``, ``general`` for every
+other request) has its own keys, ``airflow_provider_mta:{budget}:...``; the send budget is described below.
 
 The limit is a sliding window log, the algorithm the per-process :class:`~.pacing.Pacer` uses, kept
 in a Redis sorted set per account and checked by one Lua script (atomic, on Redis's own clock so
@@ -40,7 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("airflow_provider_mta.rate_limit")
 
-KEY_PREFIX = "airflow_provider_mta:send"
+KEY_ROOT = "airflow_provider_mta"
+KEY_PREFIX = f"{KEY_ROOT}:send"
 
 # KEYS: log, paused, pages. ARGV: window (ms), limit, reserve, member, priority (1/0).
 # Returns 0 (granted: recorded) or the ms to wait.
@@ -105,7 +109,7 @@ def redis_errors() -> tuple[type[BaseException], ...]:
 
 
 class SharedPacer:
-    """The account-wide limit in Redis, with the per-process :class:`Pacer` as its fallback.
+    """The account-wide limit of one ``budget`` in Redis, with the per-process :class:`Pacer` as its fallback.
 
     Has the :class:`Pacer` interface the clients call: ``acquire`` / ``aacquire`` (``priority=True``
     for pages) and ``pause_until_delay`` / ``apause_until_delay`` (a 429's Retry-After, for everyone).
@@ -120,9 +124,12 @@ class SharedPacer:
         local: Pacer | None = None,
         margin: float = 0.05,
         retry_after: float = 30.0,
-        key_prefix: str = KEY_PREFIX,
+        budget: str = "send",
+        key_prefix: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        key_prefix = key_prefix or f"{KEY_ROOT}:{budget}"
+        self.budget = budget
         self.limit = limit
         self.margin = margin
         self.reserve_slots = limit.priority_reserve
@@ -157,8 +164,9 @@ class SharedPacer:
             self._down = True
         if first:
             log.warning(
-                "Redis for the shared send limit (%s) is unreachable (%s: %s): pacing this process alone at %s "
+                "Redis for the shared %s limit (%s) is unreachable (%s: %s): pacing this process alone at %s "
                 "(never faster than the limit per process) and trying Redis again in %gs",
+                self.budget,
                 self.connector.description,
                 type(exc).__name__,
                 exc,
@@ -166,14 +174,16 @@ class SharedPacer:
                 self.retry_after,
             )
         else:
-            log.debug("Redis for the shared send limit is still unreachable: %s", exc)
+            log.debug("Redis for the shared %s limit is still unreachable: %s", self.budget, exc)
 
     def _answered(self) -> None:
         with self._lock:
             was_down, self._down = self._down, False
         if was_down:
             log.info(
-                "Redis for the shared send limit (%s) answers again: sharing the limit", self.connector.description
+                "Redis for the shared %s limit (%s) answers again: sharing the limit",
+                self.budget,
+                self.connector.description,
             )
 
     def _args(self, priority: bool) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mta.hooks.sms import SmsHook
+from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, SmsHook
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from airflow_provider_mta.backends.mta.models import SendRequest, SendResult, VerifyResult
     from airflow_provider_mta.core.delivery import DeliveryPage, DeliveryRecord
     from airflow_provider_mta.core.outgoing import OutgoingRequest
+    from airflow_provider_mta.hooks.sms import ConnectionSettings
 
 DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
 
@@ -24,13 +25,17 @@ class MtaHook(SmsHook):
 
     The connection's password is the API key (sent as a Bearer token) and its host the base URL
     (default ``https://api.mobile-text-alerts.com/v3``; the bundled sandbox is ``http://127.0.0.1:8787/v3``).
-    Extras: ``timeout``, ``max_retries``, ``send_rate_limit`` (``N/SECONDS``), ``default_region`` and
-    ``opt_out_conn_id`` (the SQL connection of the shared opt-out table).
+    Extras: ``timeout``, ``max_retries``, ``send_rate_limit`` (``N/SECONDS``), ``general_rate_limit``
+    (``N/SECONDS``, every request but ``POST /send``), ``default_region``, ``opt_out_conn_id`` (the SQL
+    connection of the shared opt-out table) and ``rate_limit_conn_id`` (a Redis connection sharing both
+    limits between workers).
 
     :param mta_conn_id: The ``mta`` connection to use (``sms_conn_id`` is the same thing).
     :param timeout: Seconds to wait for one answer; overrides the connection extra.
     :param max_retries: Retries on 429, 5xx and network errors; overrides the connection extra.
     :param send_rate_limit: Client-side pacing of ``POST /send`` such as ``"25/15"``; ``"0"`` turns it off.
+    :param general_rate_limit: Client-side pacing of every other request (default ``"30/60"``, MTA's general
+        limit); ``"0"`` turns it off.
     :param default_region: ISO country code for phone numbers written without ``+``.
     """
 
@@ -44,6 +49,7 @@ class MtaHook(SmsHook):
     default_path = "v3"
     resend_is_safe = True  # MTA answers 409 to a repeated X-Request-Id (docs/assumptions.md)
     requests_per_check = 10  # 20 a minute at the default 30 s interval, under MTA's general 30 a minute
+    extra_names = (*COMMON_EXTRAS, "general_rate_limit")
 
     def __init__(
         self,
@@ -53,6 +59,7 @@ class MtaHook(SmsHook):
         timeout: float | None = None,
         max_retries: int | None = None,
         send_rate_limit: str | None = None,
+        general_rate_limit: str | None = None,
         default_region: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -67,20 +74,31 @@ class MtaHook(SmsHook):
             default_region=default_region,
             **kwargs,
         )
+        self._overrides["general_rate_limit"] = general_rate_limit
 
     @property
     def mta_conn_id(self) -> str:
         """The connection id (the older name of ``sms_conn_id``)."""
         return self.sms_conn_id
 
+    def check_settings(self, settings: ConnectionSettings) -> None:
+        """``general_rate_limit`` is ``N/SECONDS`` or ``0`` (an error names the connection and the field)."""
+        self.rate_limit_value(settings.extras, "general_rate_limit")
+
     # -- clients --------------------------------------------------------------------------------
+
+    def _client_options(self, settings: ConnectionSettings, **overrides: Any) -> dict[str, Any]:
+        """The client's keyword arguments: the common ones and ``general_rate_limit``."""
+        general = settings.extras.get("general_rate_limit")
+        overrides.setdefault("general_rate_limit", None if general is None else str(general))
+        return settings.client_options(**overrides)
 
     @cached_property
     def client(self) -> MtaClient:
         """The sync client, built once per hook from the connection."""
         from airflow_provider_mta.backends.mta.client import MtaClient
 
-        return MtaClient(**self.settings.client_options())
+        return MtaClient(**self._client_options(self.settings))
 
     def get_conn(self) -> MtaClient:
         """Return the cached sync :class:`MtaClient`."""
@@ -91,7 +109,7 @@ class MtaHook(SmsHook):
         from airflow_provider_mta.backends.mta.client import AsyncMtaClient
 
         settings = await self.asettings()
-        return AsyncMtaClient(**settings.client_options(**overrides))
+        return AsyncMtaClient(**self._client_options(settings, **overrides))
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -212,7 +230,7 @@ class MtaHook(SmsHook):
         from airflow_provider_mta.core.errors import MtaError
 
         try:
-            options = self.settings.client_options(max_retries=0)
+            options = self._client_options(self.settings, max_retries=0)
             with MtaClient(**options) as client:
                 account = client.verify_api_key()
         except MtaError as exc:

@@ -1,8 +1,9 @@
-"""The connection extra ``rate_limit_conn_id``: an Airflow ``redis`` connection holding an account-wide send limit.
+"""The connection extra ``rate_limit_conn_id``: an Airflow ``redis`` connection holding an account's limits.
 
-:class:`SharedLimit` is what a hook hands its client (``pacer_factory``): called with the client's
-send limit, it returns this process's :class:`~airflow_provider_mta.core.shared_pacing.SharedPacer` for
-(Redis connection, account, limit), so every hook, notifier and thread of a process shares one, and
+:class:`SharedLimit` is what a hook hands its client (``pacer_factory``): called with one of the client's
+limits and its budget (``send``, or ``general`` for MTA's other requests), it returns this process's
+:class:`~airflow_provider_mta.core.shared_pacing.SharedPacer` for (Redis connection, account, limit,
+budget), so every hook, notifier and thread of a process shares one, and
 every process shares the budget in Redis. The Redis connection is read (through
 apache-airflow-providers-redis's ``RedisHook``) when the first send asks, not when the hook is
 built: the async path looks it up asynchronously.
@@ -120,14 +121,14 @@ class AirflowRedisConnector:
         return client
 
 
-_PACERS: dict[tuple[str, str, RateLimit], SharedPacer] = {}
+_PACERS: dict[tuple[str, str, RateLimit, str], SharedPacer] = {}
 _CONNECTORS: dict[str, AirflowRedisConnector] = {}
 _LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class SharedLimit:
-    """A client's ``pacer_factory`` for an account whose send limit is shared through ``conn_id``'s Redis."""
+    """A client's ``pacer_factory`` for an account whose limits are shared through ``conn_id``'s Redis."""
 
     conn_id: str
     base_url: str
@@ -136,20 +137,21 @@ class SharedLimit:
     def __repr__(self) -> str:  # never the key
         return f"SharedLimit(conn_id={self.conn_id!r}, base_url={self.base_url!r})"
 
-    def __call__(self, limit: RateLimit) -> SharedPacer:
+    def __call__(self, limit: RateLimit, *, budget: str = "send") -> SharedPacer:
         import hashlib
 
         from airflow_provider_mta.core.pacing import account_fingerprint, shared_pacer
         from airflow_provider_mta.core.shared_pacing import SharedPacer
 
         fingerprint = account_fingerprint(self.base_url, self.api_key)
+        key = (self.conn_id, fingerprint, limit, budget)
         with _LOCK:
-            pacer = _PACERS.get((self.conn_id, fingerprint, limit))
+            pacer = _PACERS.get(key)
             if pacer is None:
                 connector = _CONNECTORS.setdefault(self.conn_id, AirflowRedisConnector(self.conn_id))
                 # the fallback is the process's own pacer of this account (what clients without the extra use)
                 key_hash = hashlib.sha256(self.api_key.strip().encode()).hexdigest()[:16]
-                local = shared_pacer(self.base_url.rstrip("/"), key_hash, limit)
-                pacer = SharedPacer(limit, fingerprint=fingerprint, connector=connector, local=local)
-                _PACERS[(self.conn_id, fingerprint, limit)] = pacer
+                local = shared_pacer(self.base_url.rstrip("/"), key_hash, limit, budget=budget)
+                pacer = SharedPacer(limit, fingerprint=fingerprint, connector=connector, local=local, budget=budget)
+                _PACERS[key] = pacer
             return pacer

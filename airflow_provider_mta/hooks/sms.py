@@ -211,15 +211,7 @@ class SmsHook(BaseHook):
             raise MtaConfigError(
                 f"Connection {self.sms_conn_id!r}: extras timeout/max_retries must be numbers"
             ) from None
-        rate = None
-        if values["send_rate_limit"] is not None:
-            from airflow_provider_mta.core.pacing import RateLimit
-
-            rate = str(values["send_rate_limit"])
-            try:
-                RateLimit.parse(rate)
-            except MtaConfigError as exc:
-                raise MtaConfigError(f"Connection {self.sms_conn_id!r}: send_rate_limit: {exc}") from None
+        rate = self.rate_limit_value(values, "send_rate_limit")
         region = str(values["default_region"] or "US").strip().upper()
         if region != "US":  # the default needs no check (and no phonenumbers import)
             from airflow_provider_mta.core.phones import is_known_region
@@ -246,6 +238,21 @@ class SmsHook(BaseHook):
         )
         self.check_settings(settings)
         return settings
+
+    def rate_limit_value(self, values: dict[str, Any], name: str) -> str | None:
+        """The ``N/SECONDS`` value of extra ``name`` (None when not set); a malformed one is an error naming
+        the connection and the field."""
+        from airflow_provider_mta.core.errors import MtaConfigError
+        from airflow_provider_mta.core.pacing import RateLimit
+
+        if values.get(name) is None:
+            return None
+        rate = str(values[name])
+        try:
+            RateLimit.parse(rate)
+        except MtaConfigError as exc:
+            raise MtaConfigError(f"Connection {self.sms_conn_id!r}: {name}: {exc}") from None
+        return rate
 
     def check_settings(self, settings: ConnectionSettings) -> None:
         """Backend-specific checks of a connection (e.g. a sender is required); raise MtaConfigError."""

@@ -53,6 +53,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
         metavar="N/SECONDS",
         help="per API key on /v3/send, per workspace on Bird's POST .../messages; 0 = off",
     )
+    add(
+        "--general-rate-limit",
+        default="30/60",
+        metavar="N/SECONDS",
+        help="per client address on every /v3 route but POST /v3/send (MTA's general limit); 0 = off",
+    )
     add("--max-recipients", type=int, default=1000, metavar="N", help="per /send")
     add("--delivery-delay-s", type=float, default=2.0, metavar="S", help="QUEUED to final status")
     add("--telnyx-rate-limit", default="100/60", metavar="N/SECONDS", help="per API key on /v2; 0 = off")
@@ -64,6 +70,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     )
     add("--bird-workspace-id", default=DEFAULT_BIRD_WORKSPACE_ID, metavar="UUID", help="the Bird workspace")
     add("--bird-channel-id", default=DEFAULT_BIRD_CHANNEL_ID, metavar="UUID", help="the Bird SMS channel")
+    add(
+        "--ignore-message-id-filter",
+        action="store_true",
+        help="GET /v3/deliveries ignores filters[messageId] (MTA does not document it: a real MTA may ignore it)",
+    )
     add("--db", metavar="PATH", help="SQLite ledger (default: a throwaway temp file)")
     add("--log-level", default="info", help="uvicorn log level")
     args = parser.parse_args(argv)
@@ -74,6 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
             api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
             latency_ms=args.latency_ms,
             send_rate_limit=args.send_rate_limit,
+            general_rate_limit=args.general_rate_limit,
             max_recipients=args.max_recipients,
             delivery_delay_s=args.delivery_delay_s,
             db_path=args.db,
@@ -82,6 +94,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
             telnyx_signing_key=args.telnyx_signing_key,
             bird_workspace_id=args.bird_workspace_id,
             bird_channel_id=args.bird_channel_id,
+            ignore_message_id_filter=args.ignore_message_id_filter,
         )
     except (ValueError, MtaConfigError) as exc:
         parser.error(str(exc))

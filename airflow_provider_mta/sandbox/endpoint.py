@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_mta.sandbox.errors import ApiError, error_response
+from airflow_provider_mta.sandbox.ratelimit import TOO_MANY_REQUESTS
 from airflow_provider_mta.sandbox.state import Sandbox, sandbox_of
 
 if TYPE_CHECKING:
@@ -75,21 +76,35 @@ async def _run(handler: Handler, call: Call) -> Response:
         return error_response(500, "internal error in the sandbox", call.request_id)
 
 
-def v3_endpoint(handler: Handler) -> Endpoint:
-    """An MTA API route: ``--latency-ms`` first, then the API key (401 with MTA's body)."""
+def v3_endpoint(handler: Handler, *, general_limit: bool = True) -> Endpoint:
+    """An MTA API route: ``--latency-ms`` first, then MTA's general limit per client address (unless
+    ``general_limit`` is False: ``POST /send`` has its own), then the API key (401 with MTA's body).
+
+    A general-limit 429 has the send limit's body and headers; every answer of a counted route carries
+    the general limit's ``RateLimit-*`` headers.
+    """
 
     async def endpoint(request: Request) -> Response:
         sandbox = sandbox_of(request)
         request_id = request_id_of(request)
         if sandbox.settings.latency_ms:
             await asyncio.sleep(sandbox.settings.latency_ms / 1000)
+        address = request.client.host if request.client else ""
+        decision = sandbox.general_limiter.hit(address) if general_limit else None
+        headers = decision.headers() if decision else {}
+        if decision and not decision.allowed:
+            sandbox.stats.incr("generalRateLimited")
+            return error_response(429, TOO_MANY_REQUESTS, request_id, headers=headers)
         key = bearer_key(request, sandbox.settings.api_keys)
         if key is None:
             sandbox.stats.incr("unauthorized")
             missing = "authorization" not in request.headers
             message = "No API key provided" if missing else "Invalid API key"
-            return error_response(401, message, request_id)
-        return await _run(handler, Call(request, sandbox, key, request_id))
+            response: Response = error_response(401, message, request_id)
+        else:
+            response = await _run(handler, Call(request, sandbox, key, request_id))
+        response.headers.update(headers)
+        return response
 
     return endpoint
 

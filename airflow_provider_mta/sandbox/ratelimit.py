@@ -1,4 +1,5 @@
-"""Fixed-window rate limit per API key for ``POST /send``, with express-rate-limit's headers."""
+"""Fixed-window rate limits (per API key for ``POST /send``, per client address for MTA's general limit),
+with express-rate-limit's headers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_mta.core.pacing import RateLimit
+
+TOO_MANY_REQUESTS = "Too many requests, please try again later."
+"""The message of every MTA 429 (the send limit's and the general limit's)."""
 
 
 @dataclass(frozen=True)

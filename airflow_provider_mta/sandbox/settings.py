@@ -42,6 +42,8 @@ class Settings:
     ``telnyx_webhook_url`` is the "messaging profile" webhook of ``/v2`` messages; ``telnyx_signing_key``
     is the base64 Ed25519 private key (32-byte seed) that signs them (None: a fresh key per start).
     ``bird_workspace_id``/``bird_channel_id`` are the only Bird workspace and channel that exist.
+    ``ignore_message_id_filter`` makes ``GET /v3/deliveries`` ignore ``filters[messageId]`` (MTA does not
+    document that filter, so a real MTA may ignore it).
     """
 
     host: str = "127.0.0.1"
@@ -49,6 +51,7 @@ class Settings:
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
     latency_ms: int = 0
     send_rate_limit: str = "25/15"
+    general_rate_limit: str = "30/60"
     max_recipients: int = 1000
     delivery_delay_s: float = 2.0
     db_path: str | None = None
@@ -57,6 +60,7 @@ class Settings:
     telnyx_signing_key: str | None = None
     bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID
     bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID
+    ignore_message_id_filter: bool = False
 
     def __post_init__(self) -> None:
         keys = tuple(k.strip() for k in self.api_keys if k and k.strip())
@@ -70,6 +74,7 @@ class Settings:
         if self.delivery_delay_s < 0:
             raise ValueError("delivery_delay_s must be >= 0")
         RateLimit.parse(self.send_rate_limit)  # raises MtaConfigError on a malformed value
+        RateLimit.parse(self.general_rate_limit)
         RateLimit.parse(self.telnyx_rate_limit)
         if self.telnyx_signing_key is not None:
             from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
@@ -86,6 +91,12 @@ class Settings:
         """The ``POST /v3/send`` limit (also Bird's ``POST .../messages``, per workspace), or None when
         turned off (``"0"``)."""
         return RateLimit.parse(self.send_rate_limit)
+
+    @property
+    def general_limit(self) -> RateLimit | None:
+        """MTA's general limit per client address on every ``/v3`` route but ``POST /v3/send``, or None
+        when turned off (``"0"``)."""
+        return RateLimit.parse(self.general_rate_limit)
 
     @property
     def telnyx_limit(self) -> RateLimit | None:

@@ -35,6 +35,7 @@ class Sandbox:
         self.stats = Stats()
         self.faults = FaultQueue()
         self.limiter = FixedWindowLimiter(settings.rate_limit)
+        self.general_limiter = FixedWindowLimiter(settings.general_limit)  # per client address
         self.telnyx_limiter = FixedWindowLimiter(settings.telnyx_limit)
         self.bird_limiter = FixedWindowLimiter(settings.rate_limit)  # its own windows, per workspace
         key = settings.telnyx_signing_key
@@ -48,6 +49,7 @@ class Sandbox:
         self.store.reset()
         self.faults.clear()
         self.limiter.reset()
+        self.general_limiter.reset()
         self.telnyx_limiter.reset()
         self.bird_limiter.reset()
         self.stats.reset()

@@ -10,6 +10,7 @@ COUNTERS = (
     "recipientsAccepted",
     "conflicts",
     "rateLimited",
+    "generalRateLimited",
     "faultsFired",
     "badRequests",
     "unauthorized",

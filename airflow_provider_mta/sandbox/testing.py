@@ -125,7 +125,8 @@ class _SandboxClient:
 class SandboxServer(_SandboxClient):
     """Start with ``with SandboxServer() as s:`` (or :meth:`start`/:meth:`stop`); talk to ``s.base_url``.
 
-    Several servers may share one ``db_path`` one after another (a restart keeps the ledger).
+    Several servers may share one ``db_path`` one after another (a restart keeps the ledger). Every
+    rate limit is off unless given (``general_rate_limit="30/60"`` turns MTA's general limit on).
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class SandboxServer(_SandboxClient):
         api_keys: tuple[str, ...] = ("sandbox-key",),
         latency_ms: int = 0,
         send_rate_limit: str = "0",
+        general_rate_limit: str = "0",
         max_recipients: int = 1000,
         delivery_delay_s: float = 0.0,
         db_path: str | None = None,
@@ -142,6 +144,7 @@ class SandboxServer(_SandboxClient):
         telnyx_signing_key: str | None = None,
         bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID,
         bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID,
+        ignore_message_id_filter: bool = False,
         startup_timeout_s: float = 10.0,
     ) -> None:
         self.settings = Settings(
@@ -150,6 +153,7 @@ class SandboxServer(_SandboxClient):
             api_keys=api_keys,
             latency_ms=latency_ms,
             send_rate_limit=send_rate_limit,
+            general_rate_limit=general_rate_limit,
             max_recipients=max_recipients,
             delivery_delay_s=delivery_delay_s,
             db_path=db_path,
@@ -158,6 +162,7 @@ class SandboxServer(_SandboxClient):
             telnyx_signing_key=telnyx_signing_key,
             bird_workspace_id=bird_workspace_id,
             bird_channel_id=bird_channel_id,
+            ignore_message_id_filter=ignore_message_id_filter,
         )
         self.api_keys = api_keys
         self.bird_workspace_id, self.bird_channel_id = bird_workspace_id, bird_channel_id

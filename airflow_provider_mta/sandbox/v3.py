@@ -17,6 +17,7 @@ from airflow_provider_mta.core.phones import InvalidRecipientError, normalize_re
 from airflow_provider_mta.sandbox.endpoint import Call, v3_endpoint
 from airflow_provider_mta.sandbox.errors import ApiError
 from airflow_provider_mta.sandbox.faults import DroppedResponse, bad_gateway_page, hang_until_disconnect
+from airflow_provider_mta.sandbox.ratelimit import TOO_MANY_REQUESTS
 from airflow_provider_mta.sandbox.render import parse_send, prepare_send
 from airflow_provider_mta.sandbox.statuses import STATUS_NAMES, STATUS_WORDS, iso
 from airflow_provider_mta.sandbox.store import DeliveryQuery
@@ -56,7 +57,7 @@ async def send(call: Call) -> Response:
     limit_headers = decision.headers() if decision else {}
     if decision and not decision.allowed:
         sandbox.stats.incr("rateLimited")
-        raise ApiError(429, "Too many requests, please try again later.", headers=limit_headers)
+        raise ApiError(429, TOO_MANY_REQUESTS, headers=limit_headers)
     fault = sandbox.faults.take()
     if fault is not None:
         sandbox.stats.incr("faultsFired")
@@ -64,7 +65,7 @@ async def send(call: Call) -> Response:
             raise ApiError(fault.status, f"sandbox fault: HTTP {fault.status}", headers=limit_headers)
         if fault.kind == "rate_limit":
             sandbox.stats.incr("rateLimited")
-            raise ApiError(429, "Too many requests, please try again later.", headers={"Retry-After": "1"})
+            raise ApiError(429, TOO_MANY_REQUESTS, headers={"Retry-After": "1"})
         if fault.kind == "html":
             return bad_gateway_page()
         if fault.kind == "timeout":
@@ -218,8 +219,9 @@ def _day(params: dict[str, str], name: str) -> float | None:
     return day.timestamp()
 
 
-def delivery_query(params: dict[str, str]) -> DeliveryQuery:
-    """Validate the query string of ``GET /deliveries``."""
+def delivery_query(params: dict[str, str], *, ignore_message_id: bool = False) -> DeliveryQuery:
+    """Validate the query string of ``GET /deliveries``; ``ignore_message_id`` drops ``filters[messageId]``
+    (the sandbox's extension, which a real MTA may ignore)."""
     sort_by = params.get("sortBy") or "createdAt"
     if sort_by not in ("createdAt", "updatedAt", "outboundId"):
         raise ApiError(400, "sortBy must be createdAt, updatedAt or outboundId")
@@ -243,12 +245,13 @@ def delivery_query(params: dict[str, str]) -> DeliveryQuery:
         end=end + 86400 if end is not None else None,
         type=kind,
         statuses=STATUS_WORDS[word] if word else None,
-        message_id=params.get("filters[messageId]") or None,
+        message_id=None if ignore_message_id else params.get("filters[messageId]") or None,
     )
 
 
 async def deliveries(call: Call) -> Response:
-    query = delivery_query(dict(call.request.query_params))
+    ignore = call.sandbox.settings.ignore_message_id_filter
+    query = delivery_query(dict(call.request.query_params), ignore_message_id=ignore)
     now = time.time()
     rows, total = call.sandbox.store.deliveries(query, now=now)
     out = []
@@ -330,7 +333,7 @@ async def list_groups(call: Call) -> Response:
 
 ROUTES = [
     Route("/v3/auth/verify-api-key", v3_endpoint(verify_api_key), methods=["GET"]),
-    Route("/v3/send", v3_endpoint(send), methods=["POST"]),
+    Route("/v3/send", v3_endpoint(send, general_limit=False), methods=["POST"]),  # has its own limit
     Route("/v3/send/cost", v3_endpoint(send_cost), methods=["POST"]),
     Route("/v3/sent-messages/{outbound_id}", v3_endpoint(sent_message), methods=["GET"]),
     Route("/v3/sent-messages/{outbound_id}/delivery-report", v3_endpoint(delivery_report), methods=["GET"]),

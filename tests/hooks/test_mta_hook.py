@@ -79,6 +79,7 @@ def test_form_is_declared_as_data_and_by_the_legacy_methods():
         "default_region",
         "opt_out_conn_id",
         "rate_limit_conn_id",
+        "general_rate_limit",
     }
     assert MtaHook.get_ui_field_behaviour()["relabeling"] == {"host": "Base URL", "password": "API Key"}
     assert isinstance(MtaHook.get_connection_form_widgets(), dict)

@@ -175,7 +175,15 @@ def test_extra_fields_carry_the_declared_labels_descriptions_and_types(mta_form)
     assert (
         set(extra)
         == set(CONN_FIELDS)
-        == {"timeout", "max_retries", "send_rate_limit", "default_region", "opt_out_conn_id", "rate_limit_conn_id"}
+        == {
+            "timeout",
+            "max_retries",
+            "send_rate_limit",
+            "general_rate_limit",
+            "default_region",
+            "opt_out_conn_id",
+            "rate_limit_conn_id",
+        }
     )
     for name, spec in CONN_FIELDS.items():
         field = extra[name]

@@ -80,7 +80,7 @@ def test_the_scan_finds_a_planted_key_and_full_numbers() -> None:
 @pytest.fixture(scope="module")
 def canary_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     log = tmp_path_factory.mktemp("canary-sandbox") / "sandbox.log"
-    args = ("--send-rate-limit", "0", "--delivery-delay-s", "1", "--log-level", "info")
+    args = ("--send-rate-limit", "0", "--general-rate-limit", "0", "--delivery-delay-s", "1", "--log-level", "info")
     server = SandboxProcess(log_path=log, api_keys=(CANARY,), args=args).start()
     try:
         yield server

@@ -33,7 +33,12 @@ def client(sbx: SandboxServer) -> Iterator[MtaClient]:
 @pytest.fixture
 async def aclient(sbx: SandboxServer) -> AsyncIterator[AsyncMtaClient]:
     async with AsyncMtaClient(
-        api_key=sbx.api_key, base_url=sbx.base_url, retry=FAST_RETRY, send_rate_limit=None, timeout=10.0
+        api_key=sbx.api_key,
+        base_url=sbx.base_url,
+        retry=FAST_RETRY,
+        send_rate_limit=None,
+        general_rate_limit=None,
+        timeout=10.0,
     ) as c:
         yield c
 

@@ -19,7 +19,7 @@ FAST_RETRY = RetryPolicy(max_retries=3, backoff_initial=0.01, backoff_max=0.05)
 
 def make_client(server: SandboxServer, **options: Any) -> MtaClient:
     kwargs: dict[str, Any] = {"api_key": server.api_key, "base_url": server.base_url, "retry": FAST_RETRY}
-    kwargs.update(send_rate_limit=None, timeout=10.0)
+    kwargs.update(send_rate_limit=None, general_rate_limit=None, timeout=10.0)
     kwargs.update(options)
     return MtaClient(**kwargs)
 

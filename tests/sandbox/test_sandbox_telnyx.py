@@ -533,9 +533,7 @@ def test_a_message_stored_after_a_tick_with_an_earlier_final_time_still_gets_its
     """The send handler takes its clock before it stores the row (in a thread); a tick in between must
     not lose that message's event (seen as a flaky missing ``message.finalized`` on a loaded machine)."""
     store = Store(":memory:")
-    dispatcher = WebhookDispatcher(
-        store, Stats(), signer=WebhookSigner(), telnyx_default_url="http://127.0.0.1:9/hook"
-    )
+    dispatcher = WebhookDispatcher(store, Stats(), signer=WebhookSigner(), telnyx_default_url="http://127.0.0.1:9/hook")
     t0 = time.time()
     message = NewMessage("+13175550005", "hi", 1, 1, "sms", final_status_for("+13175550005"))
     assert dispatcher.tick(now=t0 + 1) == 0  # the tick runs first ...

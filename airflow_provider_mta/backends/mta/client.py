@@ -1,6 +1,7 @@
 """The one HTTP client for MTA: sync :class:`MtaClient` and async :class:`AsyncMtaClient` twins on httpx.
 
-Both share connection pooling, timeouts, retries (:mod:`.retry`), ``/send`` pacing (:mod:`.pacing`),
+Both share connection pooling, timeouts, retries (:mod:`.retry`), pacing (:mod:`.pacing`: ``POST /send``
+under the send limit, every other request under MTA's general limit),
 ``X-Request-Id`` handling and error mapping (:mod:`.errors`); only the I/O calls differ.
 """
 
@@ -26,7 +27,7 @@ from airflow_provider_mta.core.errors import (
     MtaValidationError,
 )
 from airflow_provider_mta.core.idempotency import new_request_id
-from airflow_provider_mta.core.pacing import RateLimit, SendPacer, shared_pacer
+from airflow_provider_mta.core.pacing import PacerFactory, RateLimit, SendPacer, shared_pacer
 from airflow_provider_mta.core.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ log = logging.getLogger("airflow_provider_mta.client")
 DEFAULT_BASE_URL = "https://api.mobile-text-alerts.com/v3"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_SEND_RATE_LIMIT = RateLimit(25, 15.0)
+DEFAULT_GENERAL_RATE_LIMIT = RateLimit(30, 60.0)
+"""MTA's general limit (30 requests a minute per IP) on every request but ``POST /send``."""
 SEND_PATH = "/send"
 SEND_COST_PATH = "/send/cost"
 VERIFY_PATH = "/auth/verify-api-key"
@@ -57,10 +60,15 @@ class _ClientBase:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         send_rate_limit: RateLimit | str | None = DEFAULT_SEND_RATE_LIMIT,
+        general_rate_limit: RateLimit | str | None = DEFAULT_GENERAL_RATE_LIMIT,
         pacer: SendPacer | None = None,
-        pacer_factory: Callable[[RateLimit], SendPacer] | None = None,
+        general_pacer: SendPacer | None = None,
+        pacer_factory: PacerFactory | None = None,
         send_priority: bool = False,
     ) -> None:
+        """``pacer``/``general_pacer`` replace the send/general budget's pacer; otherwise ``pacer_factory``
+        (the account-wide limits in Redis, connection extra ``rate_limit_conn_id``) or this process's
+        :func:`~.pacing.shared_pacer` paces each budget whose limit is not off."""
         if not api_key or not api_key.strip():
             raise MtaConfigError("no MTA API key given")
         base_url = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
@@ -70,36 +78,52 @@ class _ClientBase:
         self.base_url = base_url
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        limit = RateLimit.parse(send_rate_limit)
         fingerprint = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
-        if pacer is None and limit:
-            # the account-wide limit in Redis (connection extra rate_limit_conn_id), else this process's pacer
-            pacer = pacer_factory(limit) if pacer_factory else shared_pacer(base_url, fingerprint, limit)
-        self.send_pacer = pacer
+        self.send_pacer = pacer or self._budget_pacer(send_rate_limit, "send", fingerprint, pacer_factory)
+        self.general_pacer = general_pacer or self._budget_pacer(
+            general_rate_limit, "general", fingerprint, pacer_factory
+        )
         self.send_priority = send_priority  # pages: may use the slots each window keeps for them
 
-    def _acquire_send(self) -> None:
-        """Wait for the send pacer (a priority send may use the reserved slots)."""
-        if self.send_pacer is None:
-            return
-        if self.send_priority:
-            self.send_pacer.acquire(priority=True)
-        else:
-            self.send_pacer.acquire()
+    def _budget_pacer(
+        self, value: RateLimit | str | None, budget: str, fingerprint: str, factory: PacerFactory | None
+    ) -> SendPacer | None:
+        """The pacer of one budget (None when its limit is off); a malformed limit is an error naming it."""
+        try:
+            limit = RateLimit.parse(value)
+        except MtaConfigError as exc:
+            raise MtaConfigError(f"{budget}_rate_limit: {exc}") from None
+        if limit is None:
+            return None
+        if factory is not None:
+            return factory(limit, budget=budget)
+        return shared_pacer(self.base_url, fingerprint, limit, budget=budget)
 
-    async def _aacquire_send(self) -> None:
-        """Async twin of :meth:`_acquire_send`."""
-        if self.send_pacer is None:
-            return
-        if self.send_priority:
-            await self.send_pacer.aacquire(priority=True)
-        else:
-            await self.send_pacer.aacquire()
+    def _pacer(self, budget: str) -> SendPacer | None:
+        """``send``: the send pacer; anything else: the general pacer."""
+        return self.send_pacer if budget == "send" else self.general_pacer
 
-    async def _apause(self, error: MtaRateLimitError) -> None:
-        """A 429's Retry-After pauses every sender (async: a shared limit's Redis is not blocked on)."""
-        if self.send_pacer is not None and error.retry_after:
-            await self.send_pacer.apause_until_delay(error.retry_after)
+    def _priority(self, budget: str) -> dict[str, bool]:
+        """A page's send may use the slots each send window keeps for pages."""
+        return {"priority": True} if budget == "send" and self.send_priority else {}
+
+    def _acquire(self, budget: str) -> None:
+        """Wait for the budget's pacer."""
+        pacer = self._pacer(budget)
+        if pacer is not None:
+            pacer.acquire(**self._priority(budget))
+
+    async def _aacquire(self, budget: str) -> None:
+        """Async twin of :meth:`_acquire`."""
+        pacer = self._pacer(budget)
+        if pacer is not None:
+            await pacer.aacquire(**self._priority(budget))
+
+    async def _apause(self, error: MtaRateLimitError, budget: str) -> None:
+        """A 429's Retry-After pauses the budget for everyone (async: a shared limit's Redis is not blocked on)."""
+        pacer = self._pacer(budget)
+        if pacer is not None and error.retry_after:
+            await pacer.apause_until_delay(error.retry_after)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -153,8 +177,10 @@ class _ClientBase:
             maybe_sent=not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)),
         )
 
-    def _parse(self, response: httpx.Response, request_id: str | None, *, pause: bool = True) -> Any:
-        """Return the JSON body of a 2xx answer, or raise the mapped error (a 429 pauses the pacer if ``pause``)."""
+    def _parse(
+        self, response: httpx.Response, request_id: str | None, *, budget: str = "general", pause: bool = True
+    ) -> Any:
+        """Return the JSON body of a 2xx answer, or raise the mapped error (a 429 pauses ``budget`` if ``pause``)."""
         body = response.content.replace(self._api_key.encode(), b"***")
         if response.is_success:
             if response.status_code == 204:
@@ -176,8 +202,9 @@ class _ClientBase:
             client_request_id=request_id,
             base_url=self.base_url,
         )
-        if pause and isinstance(error, MtaRateLimitError) and self.send_pacer and error.retry_after:
-            self.send_pacer.pause_until_delay(error.retry_after)
+        pacer = self._pacer(budget)
+        if pause and isinstance(error, MtaRateLimitError) and pacer and error.retry_after:
+            pacer.pause_until_delay(error.retry_after)
         raise error
 
     @staticmethod
@@ -208,14 +235,15 @@ class MtaClient(_ClientBase):
         json_body: Any = None,
         params: dict[str, Any] | None = None,
         request_id: str | None = None,
-        paced: bool = False,
+        budget: str = "general",
     ) -> Any:
-        """One logical call with retries; the same ``request_id`` is sent on every attempt."""
+        """One logical call with retries, each attempt paced by ``budget`` (``send`` for ``POST /send``);
+        the same ``request_id`` is sent on every attempt."""
         retrying = Retrying(
             sleep=self._sleep,
             **self.retry.tenacity_kwargs(what=self._describe(method, path), request_id=request_id),
         )
-        return retrying(self._attempt, method, path, json_body, params, request_id, paced)
+        return retrying(self._attempt, method, path, json_body, params, request_id, budget)
 
     def _attempt(
         self,
@@ -224,10 +252,9 @@ class MtaClient(_ClientBase):
         json_body: Any,
         params: dict[str, Any] | None,
         request_id: str | None,
-        paced: bool,
+        budget: str,
     ) -> Any:
-        if paced:
-            self._acquire_send()
+        self._acquire(budget)
         try:
             response = self._http.request(
                 method,
@@ -238,7 +265,7 @@ class MtaClient(_ClientBase):
             )
         except httpx.TransportError as exc:
             raise self._transport_error(method, path, exc) from None
-        return self._parse(response, request_id)
+        return self._parse(response, request_id, budget=budget)
 
     def verify_api_key(self) -> VerifyResult:
         """``GET /auth/verify-api-key``: the account behind the key, or :class:`MtaUnauthorizedError`."""
@@ -247,10 +274,9 @@ class MtaClient(_ClientBase):
     def send(self, request: SendRequest, *, request_id: str | None = None) -> SendResult:
         """``POST /send``, paced and retried. A 409 for this request id returns ``already_sent=True``."""
         request_id = request_id or new_request_id()
+        payload = self._send_payload(request, request_id)
         try:
-            envelope = self.request(
-                "POST", SEND_PATH, json_body=self._send_payload(request, request_id), request_id=request_id, paced=True
-            )
+            envelope = self.request("POST", SEND_PATH, json_body=payload, request_id=request_id, budget="send")
         except MtaConflictError as exc:
             return self._conflict_result(exc, request_id)
         return SendResult.from_envelope(envelope, request_id=request_id)
@@ -291,14 +317,15 @@ class AsyncMtaClient(_ClientBase):
         json_body: Any = None,
         params: dict[str, Any] | None = None,
         request_id: str | None = None,
-        paced: bool = False,
+        budget: str = "general",
     ) -> Any:
-        """One logical call with retries; the same ``request_id`` is sent on every attempt."""
+        """One logical call with retries, each attempt paced by ``budget`` (``send`` for ``POST /send``);
+        the same ``request_id`` is sent on every attempt."""
         kwargs = self.retry.tenacity_kwargs(what=self._describe(method, path), request_id=request_id)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         retrying = AsyncRetrying(**kwargs)
-        return await retrying(self._attempt, method, path, json_body, params, request_id, paced)
+        return await retrying(self._attempt, method, path, json_body, params, request_id, budget)
 
     async def _attempt(
         self,
@@ -307,10 +334,9 @@ class AsyncMtaClient(_ClientBase):
         json_body: Any,
         params: dict[str, Any] | None,
         request_id: str | None,
-        paced: bool,
+        budget: str,
     ) -> Any:
-        if paced:
-            await self._aacquire_send()
+        await self._aacquire(budget)
         try:
             response = await self._http.request(
                 method,
@@ -322,9 +348,9 @@ class AsyncMtaClient(_ClientBase):
         except httpx.TransportError as exc:
             raise self._transport_error(method, path, exc) from None
         try:
-            return self._parse(response, request_id, pause=False)
+            return self._parse(response, request_id, budget=budget, pause=False)
         except MtaRateLimitError as exc:
-            await self._apause(exc)
+            await self._apause(exc, budget)
             raise
 
     async def verify_api_key(self) -> VerifyResult:
@@ -334,10 +360,9 @@ class AsyncMtaClient(_ClientBase):
     async def send(self, request: SendRequest, *, request_id: str | None = None) -> SendResult:
         """``POST /send`` (async), paced and retried; 409 returns ``already_sent=True``."""
         request_id = request_id or new_request_id()
+        payload = self._send_payload(request, request_id)
         try:
-            envelope = await self.request(
-                "POST", SEND_PATH, json_body=self._send_payload(request, request_id), request_id=request_id, paced=True
-            )
+            envelope = await self.request("POST", SEND_PATH, json_body=payload, request_id=request_id, budget="send")
         except MtaConflictError as exc:
             return self._conflict_result(exc, request_id)
         return SendResult.from_envelope(envelope, request_id=request_id)

@@ -52,6 +52,7 @@ def client(script: Script, *, retry: RetryPolicy = FAST, sleeps: list[float] | N
         transport=httpx.MockTransport(script),
         retry=retry,
         send_rate_limit=None,
+        general_rate_limit=None,
         sleep=recorded.append,
         **kw,
     )
@@ -186,20 +187,24 @@ def test_transport_failure_after_retries_is_one_clear_error():
     )
 
 
-def test_429_pauses_the_shared_pacer():
-    pacer = Pacer(RateLimit(100, 1.0))
-    script = Script(mta_error(429, **{"Retry-After": "3"}))
+def test_429_pauses_the_budget_of_the_call():
+    send, general = Pacer(RateLimit(100, 1.0)), Pacer(RateLimit(100, 1.0))
+    script = Script(mta_error(429, **{"Retry-After": "3"}), mta_error(429, **{"Retry-After": "5"}))
     c = MtaClient(
         api_key=KEY,
         base_url="http://mta.test/v3",
         transport=httpx.MockTransport(script),
         retry=RetryPolicy(max_retries=0),
-        pacer=pacer,
+        pacer=send,
+        general_pacer=general,
         sleep=lambda s: None,
     )
     with pytest.raises(MtaRateLimitError):
-        c.request("GET", "/x")  # GET is not paced, but a 429 still pauses future sends
-    assert pacer.reserve() > 2.5
+        c.request("GET", "/x")  # MTA's general limit: pauses every other call, not the sends
+    assert general.reserve() > 2.5 and send.reserve() == 0
+    with pytest.raises(MtaRateLimitError):
+        c.send(REQUEST)
+    assert send.reserve() > 4.5
 
 
 def test_api_key_never_appears_in_error_text_or_repr():
@@ -235,6 +240,7 @@ async def test_async_twin_retries_with_the_same_request_id_and_maps_409():
         transport=httpx.MockTransport(script),
         retry=FAST,
         send_rate_limit=None,
+        general_rate_limit=None,
         sleep=asleep,
     ) as c:
         result = await c.send(REQUEST, request_id="rid-a")
