@@ -188,7 +188,8 @@ def test_a_retry_callback_still_pages_on_retry(vendors):
 
 def test_deadline_alert_callback_trigger_pages_through_the_fallback(vendors):
     """A DeadlineAlert's AsyncCallback(MtaNotifier, kwargs=...) runs in the triggerer as Airflow's CallbackTrigger."""
-    callback = pytest.importorskip("airflow.triggers.callback", reason="this Airflow has no airflow.triggers.callback (CallbackTrigger came after 3.1)")
+    why = "this Airflow has no airflow.triggers.callback (CallbackTrigger came after 3.1)"
+    callback = pytest.importorskip("airflow.triggers.callback", reason=why)
     vendors.fault("status", count=10, status=503)
     trigger = callback.CallbackTrigger(
         callback_path="airflow_provider_mta.notifications.mta.MtaNotifier",
