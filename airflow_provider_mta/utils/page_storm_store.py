@@ -20,12 +20,9 @@ statement, so two workers can never both lead a window or both send the same fol
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from dataclasses import dataclass
-from typing import Any
 
-from airflow_provider_mta.core.errors import MtaConfigError
+from airflow_provider_mta.utils.sql_state import SqlStateStore, airflow_home_file
 
 STATE_TABLE = "mta_page_storm"
 EVENTS_TABLE = "mta_page_storm_events"
@@ -46,52 +43,19 @@ class Folded:
     summary: str
 
 
-class PageStormStore:
+class PageStormStore(SqlStateStore):
     """One DB-API connection to the storm tables (use from one thread at a time; ``clone`` for another)."""
 
-    def __init__(self, *, conn_id: str | None = None, path: str | None = None) -> None:
-        self.conn_id = conn_id
-        self.path = path if path or conn_id else default_path()
-        self._conn: Any = None
-        self._mark = "?"
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"PageStormStore(conn_id={self.conn_id!r})" if self.conn_id else f"PageStormStore(path={self.path!r})"
-
-    def connect(self) -> PageStormStore:
-        """Open the connection and create the tables when missing (before handing the store to a thread)."""
-        if self._conn is not None:
-            return self
-        try:
-            if self.conn_id:
-                from airflow_provider_mta.utils.sql_rows import get_db_hook
-
-                hook = get_db_hook(self.conn_id)
-                self._mark = getattr(hook, "placeholder", None) or "%s"
-                self._conn = _shareable(hook.get_conn())
-            else:
-                import sqlite3
-
-                os.makedirs(os.path.dirname(os.path.abspath(str(self.path))), exist_ok=True)
-                self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-            self._create()
-        except MtaConfigError:
-            raise
-        except Exception as exc:
-            raise MtaConfigError(
-                f"storm control: cannot open its state on {self!r}: {type(exc).__name__}: {exc}"
-            ) from None
-        return self
-
-    def clone(self) -> PageStormStore:
-        """A store of the same tables with its own connection, opened now (in the calling thread)."""
-        return PageStormStore(conn_id=self.conn_id, path=self.path).connect()
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (recipient_key VARCHAR(64) PRIMARY KEY, "
+        "last_text_at DOUBLE PRECISION NOT NULL, digest_owner VARCHAR(64))",
+        f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (event_id VARCHAR(128) PRIMARY KEY, "
+        "recipient_key VARCHAR(64) NOT NULL, at DOUBLE PRECISION NOT NULL, summary VARCHAR(200) NOT NULL, "
+        "claimed_by VARCHAR(64))",
+        f"CREATE TABLE IF NOT EXISTS {BREAKER_TABLE} (conn_id VARCHAR(250) PRIMARY KEY, open_until DOUBLE PRECISION)",
+    )
+    default_file = DEFAULT_FILE
+    label = "storm control"
 
     # -- the atomic steps -------------------------------------------------------------------------
 
@@ -184,71 +148,7 @@ class PageStormStore:
             if not inserted:  # another process inserted it meanwhile
                 self._execute(update, (until, conn_id))
 
-    # -- SQL --------------------------------------------------------------------------------------
-
-    def _create(self) -> None:
-        for ddl in (
-            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (recipient_key VARCHAR(64) PRIMARY KEY, "
-            "last_text_at DOUBLE PRECISION NOT NULL, digest_owner VARCHAR(64))",
-            f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (event_id VARCHAR(128) PRIMARY KEY, "
-            "recipient_key VARCHAR(64) NOT NULL, at DOUBLE PRECISION NOT NULL, summary VARCHAR(200) NOT NULL, "
-            "claimed_by VARCHAR(64))",
-            f"CREATE TABLE IF NOT EXISTS {BREAKER_TABLE} (conn_id VARCHAR(250) PRIMARY KEY, "
-            "open_until DOUBLE PRECISION)",
-        ):
-            self._execute(ddl, ())
-
-    def _execute(self, sql: str, params: tuple[Any, ...], *, quiet: bool = False) -> int:
-        """Run one statement in its own transaction; with ``quiet`` a constraint violation counts 0 rows."""
-        self.connect()
-        with self._lock:
-            cursor = self._conn.cursor()
-            try:
-                cursor.execute(sql.replace("{p}", self._mark), params)
-                count = cursor.rowcount
-                self._conn.commit()
-                return int(count)
-            except Exception as exc:
-                self._conn.rollback()
-                if quiet and _is_constraint_violation(exc):
-                    return 0
-                raise
-            finally:
-                cursor.close()
-
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        self.connect()
-        with self._lock:
-            cursor = self._conn.cursor()
-            try:
-                cursor.execute(sql.replace("{p}", self._mark), params)
-                rows = [tuple(row) for row in cursor.fetchall()]
-                self._conn.commit()
-                return rows
-            finally:
-                cursor.close()
-
-
-def _shareable(conn: Any) -> Any:
-    """A DB-API connection the digest thread may use: sqlite3's are reopened without the same-thread check
-    (common.sql's SqliteHook opens them with it); other drivers' connections may change threads as they are."""
-    import sqlite3
-
-    if not isinstance(conn, sqlite3.Connection):
-        return conn
-    files = [row[2] for row in conn.execute("PRAGMA database_list").fetchall() if row[1] == "main"]
-    if not files or not files[0]:
-        return conn  # an in-memory database: no other process could see it anyway
-    conn.close()
-    return sqlite3.connect(files[0], timeout=30, check_same_thread=False)
-
 
 def default_path() -> str:
     """``$AIRFLOW_HOME/mta_page_storm.sqlite``: shared by every worker process on this machine."""
-    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    return os.path.join(home, DEFAULT_FILE)
-
-
-def _is_constraint_violation(exc: Exception) -> bool:
-    """A duplicate key, whatever the driver calls it (sqlite3/psycopg2 ``IntegrityError``, MySQL's, ...)."""
-    return "integrity" in type(exc).__name__.lower() or "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
+    return airflow_home_file(DEFAULT_FILE)
