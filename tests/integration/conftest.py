@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AIRFLOW, mta_conn_json  # airflow_db (one `airflow db migrate`) is there too
+from tests.integration.api_server import api_server  # noqa: F401  (a fixture: one airflow api-server per module)
 
 
 @dataclass
