@@ -103,10 +103,16 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "notifications": ["airflow_provider_mta.notifications.mta.MtaNotifier"],
         "sensors": [
-            {"integration-name": "Mobile Text Alerts", "python-modules": ["airflow_provider_mta.sensors.delivery"]}
+            {
+                "integration-name": "Mobile Text Alerts",
+                "python-modules": ["airflow_provider_mta.sensors.delivery", "airflow_provider_mta.sensors.reply"],
+            }
         ],
         "triggers": [
-            {"integration-name": "Mobile Text Alerts", "python-modules": ["airflow_provider_mta.triggers.delivery"]}
+            {
+                "integration-name": "Mobile Text Alerts",
+                "python-modules": ["airflow_provider_mta.triggers.delivery", "airflow_provider_mta.triggers.reply"],
+            }
         ],
         "config": {
             "mta": {
