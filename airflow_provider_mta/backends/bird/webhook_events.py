@@ -18,15 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_mta.backends.bird.statuses import classify
+from airflow_provider_mta.core import webhook_parsing as wp
 from airflow_provider_mta.core.sms_event import SmsEvent
-from airflow_provider_mta.core.webhook_parsing import (
-    load_json,
-    obj,
-    phone,
-    text_or_none,
-    unix_time,
-    with_keyword_events,
-)
 
 PROVIDER = "bird"
 DELIVERY_EVENT = "sms.outbound"
@@ -35,9 +28,9 @@ REPLY_EVENT = "sms.inbound"
 
 def parse_events(body: bytes) -> list[SmsEvent]:
     """The events of one verified Bird webhook body; :class:`MalformedBody` when it is not JSON."""
-    envelope = obj(load_json(body))
-    payload = obj(envelope.get("payload"))
-    message_id = text_or_none(payload.get("id"))
+    envelope = wp.obj(wp.load_json(body))
+    payload = wp.obj(envelope.get("payload"))
+    message_id = wp.text_or_none(payload.get("id"))
     if message_id is None:
         return []
     if envelope.get("event") == DELIVERY_EVENT:
@@ -48,23 +41,25 @@ def parse_events(body: bytes) -> list[SmsEvent]:
 
 
 def _when(payload: Mapping[str, Any]) -> float | None:
-    return unix_time(payload.get("updatedAt")) or unix_time(payload.get("createdAt"))
+    return wp.unix_time(payload.get("updatedAt")) or wp.unix_time(payload.get("createdAt"))
 
 
 def _deliveries(payload: Mapping[str, Any], message_id: str) -> list[SmsEvent]:
-    word = text_or_none(payload.get("status"))
+    word = wp.text_or_none(payload.get("status"))
     if word is None:
         return []
-    contacts = [obj(c) for c in obj(payload.get("receiver")).get("contacts") or () if isinstance(c, Mapping)] or [{}]
+    contacts = [wp.obj(c) for c in wp.obj(payload.get("receiver")).get("contacts") or () if isinstance(c, Mapping)] or [
+        {}
+    ]
     return [
         SmsEvent(
             provider=PROVIDER,
             kind="delivery",
             event_id=f"{message_id}:{word}" + (f"#{index}" if index else ""),
-            number=phone(contact.get("identifierValue")),
+            number=wp.phone(contact.get("identifierValue")),
             occurred_at=_when(payload),
             outbound_id=message_id,
-            external_id=text_or_none(payload.get("reference")),
+            external_id=wp.text_or_none(payload.get("reference")),
             status=word,
             outcome=classify(word).outcome.value,
         )
@@ -73,15 +68,15 @@ def _deliveries(payload: Mapping[str, Any], message_id: str) -> list[SmsEvent]:
 
 
 def _reply(payload: Mapping[str, Any], message_id: str) -> list[SmsEvent]:
-    body = obj(payload.get("body"))
-    text = obj(body.get("text")).get("text")
+    body = wp.obj(payload.get("body"))
+    text = wp.obj(body.get("text")).get("text")
     reply = SmsEvent(
         provider=PROVIDER,
         kind="reply",
         event_id=message_id,
-        number=phone(obj(obj(payload.get("sender")).get("contact")).get("identifierValue")),
+        number=wp.phone(wp.obj(wp.obj(payload.get("sender")).get("contact")).get("identifierValue")),
         occurred_at=_when(payload),
         outbound_id=message_id,
         text=text if isinstance(text, str) else None,
     )
-    return with_keyword_events(reply)
+    return wp.with_keyword_events(reply)

@@ -17,15 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_mta.backends.mta.deliveries import classify
-from airflow_provider_mta.core.sms_event import SmsEvent
-from airflow_provider_mta.core.webhook_parsing import (
-    load_json,
-    obj,
-    phone,
-    text_or_none,
-    unix_time,
-    with_keyword_events,
-)
+from airflow_provider_mta.core import webhook_parsing as wp
+from airflow_provider_mta.core.sms_event import EventKind, SmsEvent
 
 PROVIDER = "mta"
 DELIVERY_EVENT = "delivery-status"
@@ -35,7 +28,7 @@ OPT_IN_EVENT = "number-opt-in"
 
 def parse_events(body: bytes) -> list[SmsEvent]:
     """The events of one verified MTA webhook body; :class:`MalformedBody` when it is not JSON."""
-    data = obj(load_json(body))
+    data = wp.obj(wp.load_json(body))
     event_id = hashlib.sha256(body).hexdigest()
     event = data.get("event")
     if event == REPLY_EVENT:
@@ -53,40 +46,39 @@ def _delivery(data: Mapping[str, Any], event_id: str) -> SmsEvent:
         provider=PROVIDER,
         kind="delivery",
         event_id=event_id,
-        number=phone(data.get("destinationNumber")),
-        outbound_id=text_or_none(data.get("messageId")),
-        external_id=text_or_none(data.get("externalId")),
+        number=wp.phone(data.get("destinationNumber")),
+        outbound_id=wp.text_or_none(data.get("messageId")),
+        external_id=wp.text_or_none(data.get("externalId")),
         status=status.name,
         outcome=status.outcome.value,
     )
 
 
-def _reply(data: Mapping[str, Any], event_id: str) -> list[SmsEvent]:
-    text = data.get("message")
-    reply = SmsEvent(
+def _inbound(
+    data: Mapping[str, Any], event_id: str, *, kind: EventKind, number: str, text: Any, **ids: Any
+) -> SmsEvent:
+    """An event a person's text caused (``receivedAt`` its time); ``ids`` the optional id fields."""
+    return SmsEvent(
         provider=PROVIDER,
-        kind="reply",
+        kind=kind,
         event_id=event_id,
-        number=phone(data.get("fromNumber")),
-        occurred_at=unix_time(data.get("receivedAt")),
-        outbound_id=text_or_none(data.get("replyId")),
+        number=wp.phone(data.get(number)),
+        occurred_at=wp.unix_time(data.get("receivedAt")),
         text=text if isinstance(text, str) else None,
+        **ids,
     )
-    return with_keyword_events(reply)
+
+
+def _reply(data: Mapping[str, Any], event_id: str) -> list[SmsEvent]:
+    reply = _inbound(
+        data, event_id, kind="reply", number="fromNumber", text=data.get("message"),
+        outbound_id=wp.text_or_none(data.get("replyId")),
+    )  # fmt: skip
+    return wp.with_keyword_events(reply)
 
 
 def _opt_in(data: Mapping[str, Any], event_id: str) -> list[SmsEvent]:
     flag = data.get("optIn")
     if not isinstance(flag, bool):
         return []
-    keyword = data.get("keyword")
-    return [
-        SmsEvent(
-            provider=PROVIDER,
-            kind="opt_in" if flag else "opt_out",
-            event_id=event_id,
-            number=phone(data.get("number")),
-            occurred_at=unix_time(data.get("receivedAt")),
-            text=keyword if isinstance(keyword, str) else None,
-        )
-    ]
+    return [_inbound(data, event_id, kind="opt_in" if flag else "opt_out", number="number", text=data.get("keyword"))]

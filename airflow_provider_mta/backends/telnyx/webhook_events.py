@@ -18,15 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_mta.backends.telnyx.statuses import classify
+from airflow_provider_mta.core import webhook_parsing as wp
 from airflow_provider_mta.core.sms_event import SmsEvent
-from airflow_provider_mta.core.webhook_parsing import (
-    load_json,
-    obj,
-    phone,
-    text_or_none,
-    unix_time,
-    with_keyword_events,
-)
 
 PROVIDER = "telnyx"
 DELIVERY_EVENTS = ("message.sent", "message.finalized")
@@ -35,9 +28,9 @@ REPLY_EVENT = "message.received"
 
 def parse_events(body: bytes) -> list[SmsEvent]:
     """The events of one verified Telnyx webhook body; :class:`MalformedBody` when it is not JSON."""
-    data = obj(obj(load_json(body)).get("data"))
-    event_id = text_or_none(data.get("id"))
-    payload = obj(data.get("payload"))
+    data = wp.obj(wp.obj(wp.load_json(body)).get("data"))
+    event_id = wp.text_or_none(data.get("id"))
+    payload = wp.obj(data.get("payload"))
     if event_id is None:
         return []
     event_type = data.get("event_type")
@@ -49,18 +42,18 @@ def parse_events(body: bytes) -> list[SmsEvent]:
 
 
 def _deliveries(data: Mapping[str, Any], payload: Mapping[str, Any], event_id: str) -> list[SmsEvent]:
-    recipients = [obj(entry) for entry in payload.get("to") or () if isinstance(entry, Mapping)]
+    recipients = [wp.obj(entry) for entry in payload.get("to") or () if isinstance(entry, Mapping)]
     events = []
     for index, entry in enumerate(recipients):
-        word = text_or_none(entry.get("status"))
+        word = wp.text_or_none(entry.get("status"))
         events.append(
             SmsEvent(
                 provider=PROVIDER,
                 kind="delivery",
                 event_id=event_id if index == 0 else f"{event_id}#{index}",
-                number=phone(entry.get("phone_number")),
-                occurred_at=unix_time(data.get("occurred_at")),
-                outbound_id=text_or_none(payload.get("id")),
+                number=wp.phone(entry.get("phone_number")),
+                occurred_at=wp.unix_time(data.get("occurred_at")),
+                outbound_id=wp.text_or_none(payload.get("id")),
                 status=word,
                 outcome=classify(word).outcome.value,
             )
@@ -74,9 +67,9 @@ def _reply(data: Mapping[str, Any], payload: Mapping[str, Any], event_id: str) -
         provider=PROVIDER,
         kind="reply",
         event_id=event_id,
-        number=phone(obj(payload.get("from")).get("phone_number")),
-        occurred_at=unix_time(data.get("occurred_at")) or unix_time(payload.get("received_at")),
-        outbound_id=text_or_none(payload.get("id")),
+        number=wp.phone(wp.obj(payload.get("from")).get("phone_number")),
+        occurred_at=wp.unix_time(data.get("occurred_at")) or wp.unix_time(payload.get("received_at")),
+        outbound_id=wp.text_or_none(payload.get("id")),
         text=text if isinstance(text, str) else None,
     )
-    return with_keyword_events(reply)
+    return wp.with_keyword_events(reply)
