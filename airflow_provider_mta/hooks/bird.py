@@ -39,6 +39,11 @@ class BirdHook(PerRecipientHook):
     is never resent: that recipient is reported in ``unknown``. A 400/422/409 refusing one recipient is
     reported in ``failures``; the rest of the send goes on.
 
+    Webhooks have no ``register_webhook`` here: a Bird webhook subscription is created in Bird's dashboard
+    (its Notifications API is not imitated by the sandbox). Put its signing key in the receiving connection's
+    extra ``webhook_secret``, and, behind a proxy, the public URL Bird calls in ``webhook_url``
+    (``webhooks/receive.py``).
+
     :param bird_conn_id: The ``bird`` connection to use (``sms_conn_id`` is the same thing).
     """
 

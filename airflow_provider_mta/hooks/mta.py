@@ -224,6 +224,45 @@ class MtaHook(SmsHook):
             found += stopped_recipients(self.client.request("GET", report_path(int(outbound_id))))
         return list(dict.fromkeys(found))
 
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def register_webhook(self, *, event: str, url: str, secret: str) -> dict[str, Any]:
+        """``POST /webhooks``: MTA will post ``event`` to ``url``, signed with ``secret`` (give the receiving
+        connection the same value in its extra ``webhook_secret``). Returns MTA's ``data`` (``id``...).
+
+        ``event`` (``delivery-status``, ``message-reply``, ``message-send``, ``number-opt-in``) is checked before
+        any request; the secret never reaches a log or an error (an echo of it reads ``***``).
+        """
+        from airflow_provider_mta.backends.mta import webhook_registration as reg
+
+        payload = reg.webhook_payload(event=event, url=url, secret=secret)
+        self.log.info("Registering an MTA %s webhook to %s", event, reg.shown_url(url))
+        envelope = self.client.request("POST", reg.WEBHOOKS_PATH, json_body=payload, secrets=reg.secret_forms(secret))
+        return reg.parse_webhook(envelope)
+
+    async def aregister_webhook(self, *, event: str, url: str, secret: str, client: Any = None) -> dict[str, Any]:
+        """Async twin of :meth:`register_webhook`; pass an open ``client`` to reuse it."""
+        from airflow_provider_mta.backends.mta import webhook_registration as reg
+
+        payload = reg.webhook_payload(event=event, url=url, secret=secret)
+        self.log.info("Registering an MTA %s webhook to %s", event, reg.shown_url(url))
+        async with self._async_client(client) as c:
+            envelope = await c.request("POST", reg.WEBHOOKS_PATH, json_body=payload, secrets=reg.secret_forms(secret))
+        return reg.parse_webhook(envelope)
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """``GET /webhooks``: the registered webhooks (``id``, ``event``, ``url``...; never a secret)."""
+        from airflow_provider_mta.backends.mta import webhook_registration as reg
+
+        return reg.parse_webhooks(self.client.request("GET", reg.WEBHOOKS_PATH))
+
+    async def alist_webhooks(self, *, client: Any = None) -> list[dict[str, Any]]:
+        """Async twin of :meth:`list_webhooks`; pass an open ``client`` to reuse it."""
+        from airflow_provider_mta.backends.mta import webhook_registration as reg
+
+        async with self._async_client(client) as c:
+            return reg.parse_webhooks(await c.request("GET", reg.WEBHOOKS_PATH))
+
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's and CLI's "Test": verify the API key once, without retries."""
         from airflow_provider_mta.backends.mta.client import MtaClient

@@ -38,6 +38,10 @@ class TelnyxHook(PerRecipientHook):
     is never resent: that recipient is reported in ``unknown``. A number that texted STOP (Telnyx
     error 40300) is reported in ``opted_out`` and never retried.
 
+    Webhooks have no ``register_webhook`` here: Telnyx posts to the messaging profile's ``webhook_url``, set in
+    the Telnyx portal (or ``PATCH /v2/messaging_profiles/{id}``, which the sandbox does not serve). The
+    receiving connection's extra ``webhook_public_key`` is the portal's public key (``webhooks/receive.py``).
+
     :param telnyx_conn_id: The ``telnyx`` connection to use (``sms_conn_id`` is the same thing).
     """
 

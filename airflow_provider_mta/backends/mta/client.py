@@ -27,6 +27,7 @@ from airflow_provider_mta.core.errors import (
     MtaValidationError,
 )
 from airflow_provider_mta.core.idempotency import new_request_id
+from airflow_provider_mta.core.masking import redact
 from airflow_provider_mta.core.pacing import PacerFactory, RateLimit, SendPacer, shared_pacer
 from airflow_provider_mta.core.retry import RetryPolicy
 
@@ -169,19 +170,34 @@ class _ClientBase:
     def _describe(self, method: str, path: str) -> str:
         return f"MTA {method} {path}"
 
-    def _transport_error(self, method: str, path: str, exc: httpx.TransportError) -> MtaTransportError:
+    def _transport_error(
+        self, method: str, path: str, exc: httpx.TransportError, secrets: tuple[str, ...] = ()
+    ) -> MtaTransportError:
         kind = type(exc).__name__
-        detail = str(exc).replace(self._api_key, "***") or kind
+        detail = redact(str(exc), self._api_key, *secrets) or kind
         return MtaTransportError(
             f"could not reach MTA at {self.base_url} ({method} {path}): {kind}: {detail}",
             maybe_sent=not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)),
         )
 
     def _parse(
-        self, response: httpx.Response, request_id: str | None, *, budget: str = "general", pause: bool = True
+        self,
+        response: httpx.Response,
+        request_id: str | None,
+        *,
+        budget: str = "general",
+        pause: bool = True,
+        secrets: tuple[str, ...] = (),
     ) -> Any:
-        """Return the JSON body of a 2xx answer, or raise the mapped error (a 429 pauses ``budget`` if ``pause``)."""
-        body = response.content.replace(self._api_key.encode(), b"***")
+        """Return the JSON body of a 2xx answer, or raise the mapped error (a 429 pauses ``budget`` if ``pause``).
+
+        The API key and each of ``secrets`` (a webhook secret sent in the body, say) are replaced by ``***``
+        in the body before anything reads it, so no error or log can quote them.
+        """
+        body = response.content
+        for secret in (self._api_key, *secrets):
+            if secret:
+                body = body.replace(secret.encode(), b"***")
         if response.is_success:
             if response.status_code == 204:
                 return {}
@@ -236,14 +252,15 @@ class MtaClient(_ClientBase):
         params: dict[str, Any] | None = None,
         request_id: str | None = None,
         budget: str = "general",
+        secrets: tuple[str, ...] = (),
     ) -> Any:
         """One logical call with retries, each attempt paced by ``budget`` (``send`` for ``POST /send``);
-        the same ``request_id`` is sent on every attempt."""
+        the same ``request_id`` is sent on every attempt; ``secrets`` are redacted from any error."""
         retrying = Retrying(
             sleep=self._sleep,
             **self.retry.tenacity_kwargs(what=self._describe(method, path), request_id=request_id),
         )
-        return retrying(self._attempt, method, path, json_body, params, request_id, budget)
+        return retrying(self._attempt, method, path, json_body, params, request_id, budget, secrets)
 
     def _attempt(
         self,
@@ -253,6 +270,7 @@ class MtaClient(_ClientBase):
         params: dict[str, Any] | None,
         request_id: str | None,
         budget: str,
+        secrets: tuple[str, ...] = (),
     ) -> Any:
         self._acquire(budget)
         try:
@@ -264,8 +282,8 @@ class MtaClient(_ClientBase):
                 headers=self._request_headers(request_id),
             )
         except httpx.TransportError as exc:
-            raise self._transport_error(method, path, exc) from None
-        return self._parse(response, request_id, budget=budget)
+            raise self._transport_error(method, path, exc, secrets) from None
+        return self._parse(response, request_id, budget=budget, secrets=secrets)
 
     def verify_api_key(self) -> VerifyResult:
         """``GET /auth/verify-api-key``: the account behind the key, or :class:`MtaUnauthorizedError`."""
@@ -318,14 +336,15 @@ class AsyncMtaClient(_ClientBase):
         params: dict[str, Any] | None = None,
         request_id: str | None = None,
         budget: str = "general",
+        secrets: tuple[str, ...] = (),
     ) -> Any:
         """One logical call with retries, each attempt paced by ``budget`` (``send`` for ``POST /send``);
-        the same ``request_id`` is sent on every attempt."""
+        the same ``request_id`` is sent on every attempt; ``secrets`` are redacted from any error."""
         kwargs = self.retry.tenacity_kwargs(what=self._describe(method, path), request_id=request_id)
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         retrying = AsyncRetrying(**kwargs)
-        return await retrying(self._attempt, method, path, json_body, params, request_id, budget)
+        return await retrying(self._attempt, method, path, json_body, params, request_id, budget, secrets)
 
     async def _attempt(
         self,
@@ -335,6 +354,7 @@ class AsyncMtaClient(_ClientBase):
         params: dict[str, Any] | None,
         request_id: str | None,
         budget: str,
+        secrets: tuple[str, ...] = (),
     ) -> Any:
         await self._aacquire(budget)
         try:
@@ -346,9 +366,9 @@ class AsyncMtaClient(_ClientBase):
                 headers=self._request_headers(request_id),
             )
         except httpx.TransportError as exc:
-            raise self._transport_error(method, path, exc) from None
+            raise self._transport_error(method, path, exc, secrets) from None
         try:
-            return self._parse(response, request_id, budget=budget, pause=False)
+            return self._parse(response, request_id, budget=budget, pause=False, secrets=secrets)
         except MtaRateLimitError as exc:
             await self._apause(exc, budget)
             raise
