@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.store import MessageRow
 
 INBOX_LIMIT = 500
+REPLIES_SHOWN = 100
 _KEY_PARAM_RE = re.compile(r"([?&]key=)[^&#\s]*", re.IGNORECASE)
 
 
@@ -209,7 +210,10 @@ async def inbox(call: Call) -> Response:
     limit = min(_count(params.get("limit"), "limit", INBOX_LIMIT) or INBOX_LIMIT, 5000)
     to = params.get("to")
     rows = sandbox.store.list_messages(to=_recipient(to) if to else None, limit=limit, newest_first=True)
-    return HTMLResponse(render_inbox(rows, total=sandbox.store.count_messages()))
+    store = sandbox.store
+    replies = store.list_replies(limit=REPLIES_SHOWN)
+    page = render_inbox(rows, total=store.count_messages(), replies=replies, total_replies=store.count_replies())
+    return HTMLResponse(page)
 
 
 ROUTES = [

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -155,7 +155,11 @@ def _decode(raw: bytes, *, form: bool) -> Any:
 async def reply(call: Call) -> Response:
     """202 ``{"queued": N, "optOut": true | false | null}``; the inbox's form (form-encoded) is sent back to
     the inbox instead (303)."""
-    form = call.request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM_TYPE
+    headers = call.request.headers
+    origin = headers.get("origin")
+    if origin and urlsplit(origin).netloc != headers.get("host"):  # another site's page posting here
+        raise ApiError(403, "cross-origin replies are refused")
+    form = headers.get("content-type", "").split(";")[0].strip().lower() == FORM_TYPE
     request = parse_reply(_decode(await call.request.body(), form=form))
     queued, opt_out = receive(call.sandbox, request, time.time())
     if form:
