@@ -3,7 +3,8 @@
 Every message row names its ``provider`` (``mta`` for ``/v3``, ``telnyx`` for ``/v2``, ``bird`` for
 Bird's Channels API); a Telnyx message also has a row in ``telnyx_messages`` (what its answer needs
 beyond the common columns), and Telnyx's accepted ``Idempotency-Key`` values live in
-``telnyx_idempotency``. A Bird message (one per contact) has a row in ``bird_messages``.
+``telnyx_idempotency``. A Bird message (one per contact) has a row in ``bird_messages``. Texts phones sent
+back (``POST /_sandbox/reply``) are in ``replies``, each in its sender's thread (``reply_threads``).
 
 One connection guarded by a lock, so the store can be used from any thread. Each ``/send`` is one
 transaction. Delivery statuses are not stored but computed from each message's timeline
