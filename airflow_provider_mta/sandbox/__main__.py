@@ -70,6 +70,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
     )
     add("--bird-workspace-id", default=DEFAULT_BIRD_WORKSPACE_ID, metavar="UUID", help="the Bird workspace")
     add("--bird-channel-id", default=DEFAULT_BIRD_CHANNEL_ID, metavar="UUID", help="the Bird SMS channel")
+    add("--bird-webhook-url", metavar="URL", help="Bird webhook subscription URL (default: no Bird webhooks)")
+    add(
+        "--bird-signing-key",
+        metavar="KEY",
+        help="signing key of the Bird webhook subscription (default: none; give it with --bird-webhook-url)",
+    )
     add(
         "--ignore-message-id-filter",
         action="store_true",
@@ -94,6 +100,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
             telnyx_signing_key=args.telnyx_signing_key,
             bird_workspace_id=args.bird_workspace_id,
             bird_channel_id=args.bird_channel_id,
+            bird_webhook_url=args.bird_webhook_url,
+            bird_signing_key=args.bird_signing_key,
             ignore_message_id_filter=args.ignore_message_id_filter,
         )
     except (ValueError, MtaConfigError) as exc:
@@ -129,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {channel}/messages",
         flush=True,
     )
+    if settings.bird_webhook_url:
+        print(f"Bird webhooks (signed with the given key): {settings.bird_webhook_url}", flush=True)
     if not is_loopback(settings.host):
         print("Bound to a non-loopback host: /_sandbox/ routes need an API key as Bearer token.", flush=True)
     uvicorn.run(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.store import MessageRow
 
 INBOX_LIMIT = 500
+REPLIES_SHOWN = 100
 _KEY_PARAM_RE = re.compile(r"([?&]key=)[^&#\s]*", re.IGNORECASE)
 
 
@@ -159,14 +160,14 @@ def _opt_out_values(body: Any) -> list[Any]:
     return values
 
 
-def _opt_out_number(value: Any) -> str:
-    """One number in E.164; 400 (number masked) when it is not a valid phone number."""
+def phone_number(value: Any, field: str = "number") -> str:
+    """One phone number in E.164; 400 naming ``field`` (the number masked) when it is not a valid one."""
     try:
         number = normalize_recipient(value, region="US")
     except InvalidRecipientError as exc:
-        raise ApiError(400, f"invalid number: {exc}") from None
+        raise ApiError(400, f"invalid {field}: {exc}") from None
     if "@" in number:
-        raise ApiError(400, f"invalid number: {mask_recipient(number)} is an email; only a phone number opts out")
+        raise ApiError(400, f"invalid {field}: {mask_recipient(number)} is an email, not a phone number")
     return number
 
 
@@ -180,7 +181,7 @@ async def add_opt_outs(call: Call) -> Response:
         body = await call.request.json()
     except ValueError:
         raise ApiError(400, "the request body is not valid JSON") from None
-    numbers = list(dict.fromkeys(_opt_out_number(v) for v in _opt_out_values(body)))
+    numbers = list(dict.fromkeys(phone_number(v) for v in _opt_out_values(body)))
     call.sandbox.store.add_opt_outs(numbers)
     return _opt_outs_answer(f"{len(numbers)} number(s) opted out", numbers)
 
@@ -209,7 +210,10 @@ async def inbox(call: Call) -> Response:
     limit = min(_count(params.get("limit"), "limit", INBOX_LIMIT) or INBOX_LIMIT, 5000)
     to = params.get("to")
     rows = sandbox.store.list_messages(to=_recipient(to) if to else None, limit=limit, newest_first=True)
-    return HTMLResponse(render_inbox(rows, total=sandbox.store.count_messages()))
+    store = sandbox.store
+    replies = store.list_replies(limit=REPLIES_SHOWN)
+    page = render_inbox(rows, total=store.count_messages(), replies=replies, total_replies=store.count_replies())
+    return HTMLResponse(page)
 
 
 ROUTES = [

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from airflow_provider_mta.sandbox import admin, bird, telnyx, v3
+from airflow_provider_mta.sandbox import admin, bird, replies, telnyx, v3
 from airflow_provider_mta.sandbox.errors import error_response
 from airflow_provider_mta.sandbox.faults import install_log_filter
 from airflow_provider_mta.sandbox.settings import Settings
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sandbox.close()
 
     app = Starlette(
-        routes=[*v3.ROUTES, *telnyx.ROUTES, *bird.ROUTES, *admin.ROUTES],
+        routes=[*v3.ROUTES, *telnyx.ROUTES, *bird.ROUTES, *admin.ROUTES, *replies.ROUTES],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

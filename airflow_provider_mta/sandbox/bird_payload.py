@@ -22,10 +22,8 @@ SENDING_FAILED_STATUSES = frozenset({5, 13})
 DELIVERY_UNCONFIRMED = 7
 
 
-def bird_status(message: MessageRow, now: float) -> str:
-    """``accepted``, ``sent``, ``sending_failed``, ``delivered`` or ``delivery_failed`` at ``now``."""
-    status = message.timeline.status(now)
-    final = message.timeline.final_status
+def bird_word(status: int, final: int) -> str:
+    """Bird's word for a message that reached MTA status ``status`` on its way to ``final``."""
     if status < SENT:
         return "accepted"
     if final in SENDING_FAILED_STATUSES:
@@ -33,6 +31,11 @@ def bird_status(message: MessageRow, now: float) -> str:
     if status == SENT or final == DELIVERY_UNCONFIRMED:
         return "sent"
     return "delivered" if final == DELIVERED else "delivery_failed"
+
+
+def bird_status(message: MessageRow, now: float) -> str:
+    """``accepted``, ``sent``, ``sending_failed``, ``delivered`` or ``delivery_failed`` at ``now``."""
+    return bird_word(message.timeline.status(now), message.timeline.final_status)
 
 
 def contact(contact_id: str, number: str) -> dict[str, str]:
@@ -85,6 +88,40 @@ def stored_message(message: MessageRow, data: dict[str, Any], now: float) -> dic
         created_at=message.timeline.created_at,
         updated_at=bird_updated_at(message, now),
     )
+
+
+def outbound_event(message: MessageRow, data: dict[str, Any], word: str, at: float) -> dict[str, Any]:
+    """The ``sms.outbound`` webhook event: one contact's message reached ``word`` at ``at`` (the sandbox's
+    reading of Bird's docs)."""
+    return {
+        "service": "channels",
+        "event": "sms.outbound",
+        "payload": {
+            "id": message.message_id,
+            "channelId": data["channelId"],
+            "status": word,
+            "reference": data.get("reference"),
+            "receiver": {"contacts": [{"identifierValue": message.recipient}]},
+            "updatedAt": iso(at),
+        },
+    }
+
+
+def inbound_event(event_id: str, channel_id: str, sender: str, receiver: str, text: str, at: float) -> dict[str, Any]:
+    """The ``sms.inbound`` webhook event: ``sender`` texted ``text`` to the channel's number ``receiver``."""
+    return {
+        "service": "channels",
+        "event": "sms.inbound",
+        "payload": {
+            "id": event_id,
+            "channelId": channel_id,
+            "direction": "incoming",
+            "sender": {"contact": {"identifierValue": sender}},
+            "receiver": {"connector": {"identifierValue": receiver}},
+            "body": {"type": "text", "text": {"text": text}},
+            "createdAt": iso(at),
+        },
+    }
 
 
 def channel_object(channel_id: str) -> dict[str, str]:

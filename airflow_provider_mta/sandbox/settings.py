@@ -41,7 +41,9 @@ class Settings:
 
     ``telnyx_webhook_url`` is the "messaging profile" webhook of ``/v2`` messages; ``telnyx_signing_key``
     is the base64 Ed25519 private key (32-byte seed) that signs them (None: a fresh key per start).
-    ``bird_workspace_id``/``bird_channel_id`` are the only Bird workspace and channel that exist.
+    ``bird_workspace_id``/``bird_channel_id`` are the only Bird workspace and channel that exist;
+    ``bird_webhook_url`` is the URL of the one Bird webhook subscription and ``bird_signing_key`` its
+    signing key (both or neither; None: Bird posts no webhooks).
     ``ignore_message_id_filter`` makes ``GET /v3/deliveries`` ignore ``filters[messageId]`` (MTA does not
     document that filter, so a real MTA may ignore it).
     """
@@ -60,6 +62,8 @@ class Settings:
     telnyx_signing_key: str | None = None
     bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID
     bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID
+    bird_webhook_url: str | None = None
+    bird_signing_key: str | None = None
     ignore_message_id_filter: bool = False
 
     def __post_init__(self) -> None:
@@ -82,9 +86,14 @@ class Settings:
             WebhookSigner.from_private_key(self.telnyx_signing_key)  # raises ValueError on a bad key
         _canonical_uuid(self.bird_workspace_id, "bird_workspace_id")
         _canonical_uuid(self.bird_channel_id, "bird_channel_id")
-        url = self.telnyx_webhook_url
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError("telnyx_webhook_url must be an http(s) URL")
+        for name in ("telnyx_webhook_url", "bird_webhook_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http(s) URL")
+        if (self.bird_webhook_url is None) != (self.bird_signing_key is None):
+            raise ValueError("bird_webhook_url and bird_signing_key go together: give both or neither")
+        if self.bird_signing_key is not None and not self.bird_signing_key.strip():
+            raise ValueError("bird_signing_key must not be empty")
 
     @property
     def rate_limit(self) -> RateLimit | None:

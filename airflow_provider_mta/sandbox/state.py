@@ -41,7 +41,12 @@ class Sandbox:
         key = settings.telnyx_signing_key
         self.telnyx_signer = WebhookSigner.from_private_key(key) if key else WebhookSigner()
         self.webhooks = WebhookDispatcher(
-            self.store, self.stats, signer=self.telnyx_signer, telnyx_default_url=settings.telnyx_webhook_url
+            self.store,
+            self.stats,
+            signer=self.telnyx_signer,
+            telnyx_default_url=settings.telnyx_webhook_url,
+            bird_url=settings.bird_webhook_url,
+            bird_signing_key=settings.bird_signing_key,
         )
 
     def reset(self) -> None:

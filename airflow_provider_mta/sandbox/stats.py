@@ -23,6 +23,7 @@ COUNTERS = (
     "birdSendRequests",
     "birdSendsAccepted",
     "birdRefused",
+    "repliesReceived",
 )
 
 

@@ -3,7 +3,8 @@
 Every message row names its ``provider`` (``mta`` for ``/v3``, ``telnyx`` for ``/v2``, ``bird`` for
 Bird's Channels API); a Telnyx message also has a row in ``telnyx_messages`` (what its answer needs
 beyond the common columns), and Telnyx's accepted ``Idempotency-Key`` values live in
-``telnyx_idempotency``. A Bird message (one per contact) has a row in ``bird_messages``.
+``telnyx_idempotency``. A Bird message (one per contact) has a row in ``bird_messages``. Texts phones sent
+back (``POST /_sandbox/reply``) are in ``replies``, each in its sender's thread (``reply_threads``).
 
 One connection guarded by a lock, so the store can be used from any thread. Each ``/send`` is one
 transaction. Delivery statuses are not stored but computed from each message's timeline
@@ -99,6 +100,19 @@ CREATE TABLE IF NOT EXISTS bird_messages (
     message_id TEXT PRIMARY KEY,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS reply_threads (
+    thread_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    number TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS replies (
+    reply_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    thread_id INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    text TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
 """
 
 PROVIDERS = ("mta", "telnyx", "bird")
@@ -191,6 +205,20 @@ class Webhook:
     url: str
     secret: str
     created_at: float
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One text a phone sent to the account (``POST /_sandbox/reply``); ``thread_id`` is stable per
+    ``from_number``, ``reply_id`` increases."""
+
+    reply_id: int
+    thread_id: int
+    provider: str
+    from_number: str
+    to_number: str
+    text: str
+    received_at: float
 
 
 @dataclass(frozen=True)
@@ -640,18 +668,53 @@ class Store:
         """The opted-out numbers as a set, for rendering a send."""
         return frozenset(self.list_opt_outs())
 
+    def remove_opt_out(self, number: str) -> None:
+        """The number texted START: sends to it go through again."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM opt_outs WHERE recipient = ?", (number,))
+
     def clear_opt_outs(self) -> None:
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM opt_outs")
 
+    # -- replies --------------------------------------------------------------------------------
+
+    def record_reply(self, provider: str, from_number: str, to_number: str, text: str, now: float) -> Reply:
+        """Store one reply; its thread is the sender's (made on the sender's first reply)."""
+        with self._lock, self._conn:
+            self._conn.execute("INSERT OR IGNORE INTO reply_threads (number) VALUES (?)", (from_number,))
+            sql = "SELECT thread_id FROM reply_threads WHERE number = ?"
+            thread_id = int(self._conn.execute(sql, (from_number,)).fetchone()[0])
+            cur = self._conn.execute(
+                "INSERT INTO replies (thread_id, provider, from_number, to_number, text, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (thread_id, provider, from_number, to_number, text, now),
+            )
+        return Reply(int(cur.lastrowid or 0), thread_id, provider, from_number, to_number, text, now)
+
+    def list_replies(self, *, limit: int) -> list[Reply]:
+        """The latest ``limit`` replies, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT reply_id, thread_id, provider, from_number, to_number, text, received_at FROM replies"
+                " ORDER BY reply_id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [Reply(*row) for row in rows]
+
+    def count_replies(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+
     # -- admin ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget messages, request ids, webhooks, groups, opt-outs, Telnyx idempotency keys and Bird data.
+        """Forget messages, request ids, webhooks, groups, opt-outs, Telnyx idempotency keys, Bird data and
+        replies.
 
-        Outbound ids keep increasing.
+        Outbound ids, thread ids and reply ids keep increasing.
         """
         with self._lock, self._conn:
-            tables = ("messages", "requests", "webhooks", "groups", "group_members", "opt_outs")
-            for table in (*tables, "telnyx_messages", "telnyx_idempotency", "bird_messages"):
+            tables = ("messages", "requests", "webhooks", "groups", "group_members", "opt_outs", "replies")
+            for table in (*tables, "telnyx_messages", "telnyx_idempotency", "bird_messages", "reply_threads"):
                 self._conn.execute(f"DELETE FROM {table}")

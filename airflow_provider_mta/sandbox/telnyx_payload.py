@@ -100,6 +100,20 @@ def message_payload(message: MessageRow, data: dict[str, Any], now: float, *, ac
     }
 
 
+def inbound_payload(sender: str, receiver: str, text: str, at: float) -> dict[str, Any]:
+    """The message resource of a ``message.received`` event: ``sender`` texted ``text`` to ``receiver``."""
+    return {
+        "id": str(uuid.uuid4()),
+        "record_type": "message",
+        "direction": "inbound",
+        "type": "SMS",
+        "from": {"phone_number": sender},
+        "to": [{"phone_number": receiver, "status": "webhook_delivered"}],
+        "text": text,
+        "received_at": iso(at),
+    }
+
+
 def event_envelope(event_type: str, payload: dict[str, Any], occurred_at: float, url: str) -> dict[str, Any]:
     """Telnyx's webhook envelope around one message resource; ``url`` is where it is posted."""
     return {

@@ -144,6 +144,8 @@ class SandboxServer(_SandboxClient):
         telnyx_signing_key: str | None = None,
         bird_workspace_id: str = DEFAULT_BIRD_WORKSPACE_ID,
         bird_channel_id: str = DEFAULT_BIRD_CHANNEL_ID,
+        bird_webhook_url: str | None = None,
+        bird_signing_key: str | None = None,
         ignore_message_id_filter: bool = False,
         startup_timeout_s: float = 10.0,
     ) -> None:
@@ -162,6 +164,8 @@ class SandboxServer(_SandboxClient):
             telnyx_signing_key=telnyx_signing_key,
             bird_workspace_id=bird_workspace_id,
             bird_channel_id=bird_channel_id,
+            bird_webhook_url=bird_webhook_url,
+            bird_signing_key=bird_signing_key,
             ignore_message_id_filter=ignore_message_id_filter,
         )
         self.api_keys = api_keys

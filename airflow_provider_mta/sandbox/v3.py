@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from airflow_provider_mta.sandbox.store import MessageRow, NewMessage, SendOutcome
 
 MAX_PAGE_SIZE = 1000
-WEBHOOK_EVENTS = ("delivery-status",)
+WEBHOOK_EVENTS = ("delivery-status", "message-reply", "message-send", "number-opt-in")
 
 
 def ok(message: str, data: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -284,7 +284,7 @@ async def create_webhook(call: Call) -> Response:
         raise ApiError(400, "the request body must be a JSON object")
     event, url, secret = body.get("event"), body.get("url"), body.get("secret")
     if event not in WEBHOOK_EVENTS:
-        raise ApiError(400, "event: the sandbox only fires delivery-status webhooks")
+        raise ApiError(400, f"event must be one of {', '.join(WEBHOOK_EVENTS)}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ApiError(400, "url must be an http(s) URL")
     if not isinstance(secret, str) or not secret:

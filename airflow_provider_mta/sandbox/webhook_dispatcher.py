@@ -3,7 +3,10 @@
 MTA messages (``/v3``) go to the registered delivery-status webhooks as signed V1 payloads; Telnyx
 messages (``/v2``) go to their own ``webhook_url`` (then ``webhook_failover_url``, then the sandbox's
 profile webhook) as ``message.sent`` and ``message.finalized`` events signed with Ed25519. Bird
-messages post nothing (Bird's webhooks are not simulated).
+messages go, when a Bird webhook is configured, to its URL as ``sms.outbound`` events signed with Bird's
+scheme (``messagebird-signature`` over timestamp, URL and body). Other events (the replies of
+``POST /_sandbox/reply``) are built with :meth:`WebhookDispatcher.mta_jobs`, :meth:`~WebhookDispatcher.telnyx_job`
+and :meth:`~WebhookDispatcher.bird_job` and queued with :meth:`~WebhookDispatcher.enqueue`.
 
 Statuses themselves are computed lazily from each message's timeline; the ticker only looks at the
 time window since its last tick, so it costs two indexed queries per tick. Changes that happened
@@ -23,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from airflow_provider_mta.backends.bird import webhook_signature as bird_signature
 from airflow_provider_mta.backends.mta import webhook_signature as webhooks
+from airflow_provider_mta.sandbox.bird_payload import bird_word, outbound_event
 from airflow_provider_mta.sandbox.statuses import SENT
 from airflow_provider_mta.sandbox.telnyx_payload import SENDING_FAILED_STATUSES, event_envelope, message_payload
 
@@ -73,7 +78,8 @@ class WebhookDispatcher:
     """Fires a webhook for every SENT and final status reached while the server runs.
 
     ``signer`` signs the Telnyx events; ``telnyx_default_url`` is the "messaging profile" webhook used
-    for a ``/v2`` message with ``use_profile_webhooks`` (after its own URLs).
+    for a ``/v2`` message with ``use_profile_webhooks`` (after its own URLs). ``bird_url`` and
+    ``bird_signing_key`` are Bird's webhook subscription (None: no Bird webhooks).
     """
 
     def __init__(
@@ -83,6 +89,8 @@ class WebhookDispatcher:
         *,
         signer: WebhookSigner | None = None,
         telnyx_default_url: str | None = None,
+        bird_url: str | None = None,
+        bird_signing_key: str | None = None,
         interval_s: float = 0.05,
         timeout_s: float = 5.0,
         max_queue: int = 100_000,
@@ -91,6 +99,8 @@ class WebhookDispatcher:
         self._stats = stats
         self._signer = signer
         self._telnyx_default_url = telnyx_default_url
+        self._bird_url = bird_url
+        self._bird_key = bird_signing_key
         self._interval = interval_s
         self._timeout = timeout_s
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=max_queue)
@@ -131,26 +141,86 @@ class WebhookDispatcher:
         for at, status, message in transitions:
             if message.provider == "telnyx":
                 jobs = self._telnyx_jobs(at, status, message)
-            elif message.provider != "mta" or not hooks:  # Bird's webhooks are not simulated
+            elif message.provider == "bird":
+                jobs = self._bird_jobs(at, status, message)
+            elif not hooks:
                 continue
             else:
                 body = _compact(delivery_payload(message, status))
-                jobs = [self._mta_job(hook, body, message) for hook in hooks]
-            for job in jobs:
-                try:
-                    self._queue.put_nowait(job)
-                    queued += 1
-                except asyncio.QueueFull:
-                    log.warning("webhook queue full; dropped event of outbound id %s", message.outbound_id)
-                    self._stats.incr("webhooksFailed")
+                jobs = [self._mta_job(hook, body) for hook in hooks]
+            queued += self.enqueue(jobs)
         return queued
 
+    def enqueue(self, jobs: list[Outgoing]) -> int:
+        """Queue ``jobs`` without waiting; returns how many were queued (a full queue drops and counts
+        the rest as failed)."""
+        queued = 0
+        for job in jobs:
+            try:
+                self._queue.put_nowait(job)
+                queued += 1
+            except asyncio.QueueFull:
+                log.warning("webhook queue full; dropped %s", job.label)
+                self._stats.incr("webhooksFailed")
+        return queued
+
+    def mta_jobs(self, event: str, payload: dict[str, Any]) -> list[Outgoing]:
+        """``payload`` to every MTA webhook registered for ``event``, signed with its secret."""
+        body = _compact(payload)
+        return [self._mta_job(hook, body) for hook in self._store.list_webhooks() if hook.event == event]
+
     @staticmethod
-    def _mta_job(hook: Webhook, body: bytes, message: MessageRow) -> Outgoing:
+    def _mta_job(hook: Webhook, body: bytes) -> Outgoing:
         def build(url: str) -> tuple[bytes, dict[str, str]]:
             return body, {"Content-Type": "application/json", "X-Signature": sign(hook.secret, body)}
 
         return Outgoing(f"webhook {hook.id}", (hook.url,), build)
+
+    def telnyx_job(self, label: str, event_type: str, payload: dict[str, Any], at: float, urls: list[str]) -> Outgoing:
+        """One Telnyx event around ``payload``, tried at ``urls`` in order, each try signed for its URL."""
+        signer = self._signer
+        assert signer is not None
+
+        def build(url: str) -> tuple[bytes, dict[str, str]]:
+            body = _compact(event_envelope(event_type, payload, at, url))
+            return body, {"Content-Type": "application/json", **signer.headers(body)}
+
+        return Outgoing(label, tuple(dict.fromkeys(urls)), build)
+
+    @property
+    def telnyx_profile_url(self) -> str | None:
+        """The messaging profile's webhook URL (None: not configured)."""
+        return self._telnyx_default_url
+
+    def bird_job(self, label: str, event: dict[str, Any]) -> Outgoing | None:
+        """``event`` to Bird's webhook URL, signed over that exact URL; None without a Bird webhook."""
+        key = self._bird_key
+        if self._bird_url is None or key is None:
+            return None
+        body = _compact(event)
+
+        def build(url: str) -> tuple[bytes, dict[str, str]]:
+            stamp = str(int(time.time()))
+            signature = bird_signature.sign(body=body, url=url, timestamp=stamp, signing_key=key)
+            return body, {
+                "Content-Type": "application/json",
+                bird_signature.SIGNATURE_HEADER: signature,
+                bird_signature.TIMESTAMP_HEADER: stamp,
+            }
+
+        return Outgoing(label, (self._bird_url,), build)
+
+    def _bird_jobs(self, at: float, status: int, message: MessageRow) -> list[Outgoing]:
+        """``sent`` when it reaches SENT and its final word (``sending_failed``, ``delivered``,
+        ``delivery_failed``) at its final status; nothing for a word already posted or not reached."""
+        word = bird_word(status, message.timeline.final_status)
+        if word == "accepted" or (word == "sent" and status != SENT) or self._bird_url is None:
+            return []
+        found = self._store.get_bird(message.message_id)
+        if found is None:
+            return []
+        job = self.bird_job(f"bird {word} of {message.message_id}", outbound_event(message, found[1], word, at))
+        return [job] if job is not None else []
 
     def _telnyx_jobs(self, at: float, status: int, message: MessageRow) -> list[Outgoing]:
         """``message.sent`` when it reaches SENT (not for one that fails sending), ``message.finalized``
@@ -168,13 +238,7 @@ class WebhookDispatcher:
             return []
         event_type = "message.sent" if status == SENT else "message.finalized"
         payload = message_payload(message, data, at)
-        signer = self._signer
-
-        def build(url: str) -> tuple[bytes, dict[str, str]]:
-            body = _compact(event_envelope(event_type, payload, at, url))
-            return body, {"Content-Type": "application/json", **signer.headers(body)}
-
-        return [Outgoing(f"telnyx {event_type} of {message.message_id}", tuple(dict.fromkeys(urls)), build)]
+        return [self.telnyx_job(f"telnyx {event_type} of {message.message_id}", event_type, payload, at, urls)]
 
     async def _tick_loop(self) -> None:
         while True:

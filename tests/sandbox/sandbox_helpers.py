@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from airflow_provider_mta.backends.mta.client import MtaClient
@@ -34,6 +35,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: flo
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s (last value {value!r})")
         time.sleep(interval)
+
+
+def assert_masked_400(answer: httpx.Response) -> dict[str, Any]:
+    """MTA's 400 error body, whose message names no full phone number (``317555...``) and no email."""
+    error: dict[str, Any] = answer.json()
+    assert answer.status_code == 400
+    assert (error["httpCode"], error["type"], error["name"]) == (400, "bad_request_error", "MTABadRequestError")
+    assert "317555" not in error["message"].replace(" ", "").replace("-", "")  # numbers are masked
+    assert "ops@" not in error["message"]
+    return error
 
 
 class Receiver(LoopbackServer):

@@ -174,7 +174,7 @@ def test_webhook_validation(client: MtaClient) -> None:
         client.request(
             "POST",
             "/webhooks",
-            json_body={"event": "message-reply", "url": "http://127.0.0.1/", "secret": "s"},
+            json_body={"event": "message-read", "url": "http://127.0.0.1/", "secret": "s"},
         )
     with pytest.raises(MtaBadRequestError, match="secret"):
         client.request("POST", "/webhooks", json_body={"event": "delivery-status", "url": "http://x.test/"})
