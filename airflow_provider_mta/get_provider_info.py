@@ -102,6 +102,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": ["airflow_provider_mta.notifications.mta.MtaNotifier"],
+        "plugins": [{"name": "sms_webhooks", "plugin-class": "airflow_provider_mta.webhooks.plugin.SmsWebhooksPlugin"}],
         "sensors": [
             {
                 "integration-name": "Mobile Text Alerts",

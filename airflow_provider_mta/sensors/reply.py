@@ -13,7 +13,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_mta.core.reply_rule import DEFAULT_PATTERN, ReplyRule
 from airflow_provider_mta.hooks.sms import resolve_conn_id
-from airflow_provider_mta.utils.masked_fields import MaskedTemplateFields
+from airflow_provider_mta.utils.masked_fields import MaskedRendering
 
 try:
     from airflow.sdk import conf
@@ -30,13 +30,12 @@ except ImportError:  # Airflow 3.1
     )
 
 if TYPE_CHECKING:
-    import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_mta.triggers.reply import MtaReplyTrigger
 
 
-class MtaReplySensor(MaskedTemplateFields, BaseSensorOperator):
+class MtaReplySensor(MaskedRendering, BaseSensorOperator):
     """
     Wait for a reply from ``recipients`` that matches ``pattern``, received through the SMS connection's
     webhooks (``POST /sms-webhooks/<conn_id>`` on the Airflow API server; see docs/webhooks.md).
@@ -85,21 +84,6 @@ class MtaReplySensor(MaskedTemplateFields, BaseSensorOperator):
         self.since = since
         self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="MtaReplySensor")
         self.deferrable = deferrable
-
-    def _do_render_template_fields(
-        self,
-        parent: Any,
-        template_fields: Any,
-        context: Any,
-        jinja_env: jinja2.Environment,
-        seen_oids: set[int],
-    ) -> None:
-        if parent is not self:
-            super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
-            return
-        self._restore_unmasked()
-        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
-        self._mask_rendered()
 
     @cached_property
     def rule(self) -> ReplyRule:

@@ -52,3 +52,19 @@ class MaskedTemplateFields:
             setattr(self, name, view)
         self.__dict__[_REAL] = real
         self.__dict__[_VIEWS] = views
+
+
+class MaskedRendering(MaskedTemplateFields):
+    """:class:`MaskedTemplateFields` that also renders around the masking (operators that render nothing else
+    specially); one that renders some field its own way overrides ``_do_render_template_fields`` instead."""
+
+    def _do_render_template_fields(
+        self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: set[int]
+    ) -> None:
+        """Render as Airflow does (mapped tasks too), then keep the real values and leave the masked views."""
+        if parent is not self:
+            super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)  # type: ignore[misc]
+            return
+        self._restore_unmasked()
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)  # type: ignore[misc]
+        self._mask_rendered()

@@ -53,6 +53,9 @@ def parse_webhooks(envelope: Any) -> list[dict[str, Any]]:
 
 
 def shown_url(url: str) -> str:
-    """``url`` for a log line: scheme, host and path only (a query string or user info may hold a token)."""
+    """``url`` for a log line: scheme, host, port and path only (a query string or user info may hold a token)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", "")) if parts.hostname else "(no host)"
+    if not parts.hostname:
+        return "(no host)"
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -1,0 +1,182 @@
+"""SMS events into Airflow, end to end: a real ``airflow api-server`` with the provider's plugin, and the
+sandbox posting each vendor's signed webhooks to ``POST /sms-webhooks/{conn_id}`` on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_provider_mta.compliance.opt_out_table import OptOutTable
+from airflow_provider_mta.hooks.mta import MtaHook
+from airflow_provider_mta.hooks.sms import get_sms_hook
+from airflow_provider_mta.sandbox.telnyx_signing import WebhookSigner
+from airflow_provider_mta.sandbox.testing import SandboxServer
+from airflow_provider_mta.sensors.reply import MtaReplySensor
+from airflow_provider_mta.utils.sms_event_store import SmsEventStore
+from tests.conftest import AIRFLOW, API_KEY, TELNYX_FROM
+from tests.integration.api_server import ApiServer, wait_for
+
+pytestmark = pytest.mark.integration
+
+MTA_SECRET = "mta-webhook-secret-4711"
+BIRD_KEY = "bird-signing-key-4711"
+TELNYX_SIGNER = WebhookSigner()
+APPROVER, STOPPER = "+13175551111", "+13175552222"
+
+
+@pytest.fixture(scope="module")
+def wired(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """The sandbox posting to the API server, and the three connections (with their webhook secrets) in its DB."""
+    hooks = f"{api_server.base_url}/sms-webhooks"
+    optouts = tmp_path_factory.mktemp("optouts") / "optouts.sqlite"
+    with SandboxServer(
+        api_keys=(API_KEY,),
+        delivery_delay_s=0.3,
+        telnyx_webhook_url=f"{hooks}/telnyx_hooks",
+        telnyx_signing_key=TELNYX_SIGNER.private_key,
+        bird_webhook_url=f"{hooks}/bird_hooks",
+        bird_signing_key=BIRD_KEY,
+    ) as server:
+        connections = [
+            {"connection_id": "optouts_it", "conn_type": "sqlite", "host": str(optouts)},
+            {
+                "connection_id": "mta_hooks", "conn_type": "mta", "host": server.base_url, "password": API_KEY,
+                "extra": json.dumps({"webhook_secret": MTA_SECRET, "opt_out_conn_id": "optouts_it",
+                                     "general_rate_limit": "0", "send_rate_limit": "0"}),
+            },
+            {
+                "connection_id": "telnyx_hooks", "conn_type": "telnyx", "host": server.telnyx_base_url,
+                "password": API_KEY,
+                "extra": json.dumps({"from": TELNYX_FROM, "webhook_public_key": TELNYX_SIGNER.public_key}),
+            },
+            {
+                "connection_id": "bird_hooks", "conn_type": "bird", "host": server.url.removeprefix("http://"),
+                "password": API_KEY,
+                "extra": json.dumps({"workspace_id": server.bird_workspace_id, "channel_id": server.bird_channel_id,
+                                     "webhook_secret": BIRD_KEY}),
+            },
+        ]  # fmt: skip
+        saved_env = dict(os.environ)
+        for conn in connections:  # in the API server's database, and in this process's environment
+            api_server.client.delete(f"/api/v2/connections/{conn['connection_id']}")
+            created = api_server.client.post("/api/v2/connections", json=conn)
+            assert created.status_code == 201, created.text
+            as_env = {k: v for k, v in conn.items() if k != "connection_id"}
+            as_env["extra"] = json.loads(str(conn.get("extra") or "{}"))
+            os.environ[f"AIRFLOW_CONN_{conn['connection_id'].upper()}"] = json.dumps(as_env)
+        hook = MtaHook("mta_hooks")
+        for event in ("delivery-status", "message-reply", "number-opt-in"):
+            hook.register_webhook(event=event, url=f"{hooks}/mta_hooks", secret=MTA_SECRET)
+        out = subprocess.run([AIRFLOW, "dags", "reserialize"], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        unpaused = api_server.client.patch("/api/v2/dags/mta_it_on_reply", json={"is_paused": False})
+        assert unpaused.status_code == 200, unpaused.text
+        try:
+            yield server
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+
+
+def stored(conn_id: str, outbound_ids: list[Any]) -> dict[str, Any]:
+    store = SmsEventStore()
+    try:
+        return store.latest_deliveries(conn_id=conn_id, outbound_ids=[str(i) for i in outbound_ids])
+    finally:
+        store.close()
+
+
+def final_deliveries(conn_id: str, outbound_ids: list[Any]) -> dict[str, Any] | None:
+    found = stored(conn_id, outbound_ids)
+    done = len(found) == len(outbound_ids) and all(e.outcome != "pending" for e in found.values())
+    return found if done else None
+
+
+def test_mta_delivery_events_arrive_verified_and_stored_once(wired, api_server):
+    sent = MtaHook("mta_hooks").send_message(subscribers=[APPROVER, "+13175550010"], message="Your order shipped")
+    found = wait_for("both MTA deliveries final", lambda: final_deliveries("mta_hooks", sent.outbound_ids), timeout=30)
+    assert {e.status for e in found.values()} == {"DELIVERED", "INVALID_NUMBER"}
+    assert {e.masked for e in found.values()} == {"***1111", "***0010"}
+    assert "+13175551111" not in api_server.log_tail()
+
+
+def test_a_yes_reply_releases_the_reply_sensor_and_makes_an_asset_event(wired, api_server):
+    since = time.time()
+    answer = wired.client().post("/_sandbox/reply", json={"from": APPROVER, "text": "YES"})
+    assert answer.status_code == 202 and answer.json()["queued"] >= 1
+    sensor = MtaReplySensor(task_id="approve", recipients=[APPROVER], sms_conn_id="mta_hooks", since=since)
+
+    def released() -> Any:
+        done = sensor.poke({"dag_run": None})
+        return done.xcom_value if done.is_done else None
+
+    summary = wait_for("the reply sensor to see YES", released, timeout=30)
+    assert summary["approved_by"] == ["***1111"] and summary["replies"][0]["text"] == "YES"
+    assets = api_server.client.get("/api/v2/assets", params={"name_pattern": "sms_reply__mta_hooks"}).json()
+    (asset,) = [a for a in assets["assets"] if a["name"] == "sms_reply__mta_hooks"]
+    events = api_server.client.get("/api/v2/assets/events", params={"asset_id": asset["id"]}).json()["asset_events"]
+    assert any(e["extra"].get("text") == "YES" and e["extra"]["number"] == "***1111" for e in events), events
+    queued = api_server.client.get("/api/v2/dags/mta_it_on_reply/assets/queuedEvents")
+    assert queued.status_code == 200 and queued.json()["total_entries"] >= 1, queued.text
+
+
+def test_a_stop_reply_lands_in_the_opt_out_table(wired):
+    answer = wired.client().post("/_sandbox/reply", json={"from": STOPPER, "text": "Stop"})
+    assert answer.status_code == 202 and answer.json()["optOut"] is True
+    table = OptOutTable(conn_id="optouts_it")
+    wait_for("the opt-out table to hold the number", lambda: STOPPER in set(table.recipients()), timeout=30)
+
+
+def test_telnyx_and_bird_events_arrive_verified(wired):
+    for conn_id in ("telnyx_hooks", "bird_hooks"):
+        sent = get_sms_hook(conn_id).send_message(subscribers=[APPROVER], message="Your order shipped")
+        found = wait_for(
+            f"{conn_id} delivery final", lambda ids=sent.outbound_ids, c=conn_id: final_deliveries(c, ids), timeout=30
+        )
+        assert [e.outcome for e in found.values()] == ["delivered"]
+    since = time.time()
+    for provider in ("telnyx", "bird"):
+        wired.client().post("/_sandbox/reply", json={"from": APPROVER, "text": "approve", "provider": provider})
+    for conn_id in ("telnyx_hooks", "bird_hooks"):
+        sensor = MtaReplySensor(task_id="approve", recipients=[APPROVER], sms_conn_id=conn_id, since=since)
+        wait_for(f"{conn_id} reply", lambda s=sensor: s.poke({"dag_run": None}).is_done, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "headers", "body", "status"),
+    [
+        (
+            "mta_hooks",
+            {"X-Signature": "00" * 32},
+            b'{"destinationNumber":"+13175551111","messageId":1,"status":4}',
+            401,
+        ),
+        ("mta_hooks", {}, b'{"destinationNumber":"+13175551111","messageId":1,"status":4}', 401),
+        ("mta_hooks", {"X-Signature": "00"}, b"x" * (300 * 1024), 413),
+        ("no_such_conn", {}, b"{}", 404),
+        ("optouts_it", {}, b"{}", 404),  # not an SMS connection
+        ("telnyx_hooks", {"telnyx-signature-ed25519": "AAAA", "telnyx-timestamp": "1"}, b"{}", 401),
+    ],
+)
+def test_refused_requests_store_nothing(wired, api_server, conn_id, headers, body, status):
+    before = len(SmsEventStore()._query("SELECT event_key FROM mta_sms_events", ()))
+    answer = httpx.post(f"{api_server.base_url}/sms-webhooks/{conn_id}", content=body, headers=headers, timeout=30)
+    assert answer.status_code == status, answer.text
+    assert len(SmsEventStore()._query("SELECT event_key FROM mta_sms_events", ())) == before
+    assert MTA_SECRET not in answer.text
+
+
+def test_a_replayed_event_is_stored_once(wired, api_server):
+    from airflow_provider_mta.backends.mta.webhook_signature import sign
+
+    body = b'{"destinationNumber":"+13175553333","messageId":987654,"externalId":null,"status":4}'
+    url = f"{api_server.base_url}/sms-webhooks/mta_hooks"
+    answers = [httpx.post(url, content=body, headers={"X-Signature": sign(MTA_SECRET, body)}) for _ in range(2)]
+    assert [a.json()["stored"] for a in answers] == [1, 0] and answers[1].json()["duplicates"] == 1
