@@ -22,8 +22,9 @@ import ast
 import json
 import logging
 import re
+import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -214,11 +215,21 @@ Request: TypeAlias = "PageRequest | ReportRequest"
 class DeliveryTracker:
     """The latest status of every watched message, kept across checks; plans each check's requests.
 
-    ``max_requests_per_check`` bounds one check (None: a whole round per check).
+    ``max_requests_per_check`` bounds one check (None: a whole round per check). With ``webhook_grace_s``
+    the connection's webhooks bring statuses (:meth:`apply_events`, before each check): a message id is
+    paged only until its rows were listed once (that maps its outbound ids), and again only when nothing
+    was heard of it for ``webhook_grace_s`` while some of its texts are pending; an outbound id is asked
+    only when nothing was heard of it for that long.
     """
 
     def __init__(
-        self, target: DeliveryTarget, *, page_size: int = MAX_PAGE_SIZE, max_requests_per_check: int | None = None
+        self,
+        target: DeliveryTarget,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        max_requests_per_check: int | None = None,
+        webhook_grace_s: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise MtaValidationError(f"page_size must be 1..{MAX_PAGE_SIZE}", field="page_size")
@@ -244,6 +255,14 @@ class DeliveryTracker:
         self.round_size = 0  # message ids, outbound ids or (unfiltered) listing pages this round plans
         self.round_read = 0
         self.filter_ignored = False
+        # webhook mode (webhook_grace_s set): what was last heard of each message id / outbound id, and when
+        self.webhook_grace_s = webhook_grace_s
+        self._clock = clock
+        self._started = clock()
+        self._mapped: set[str] = set()  # message ids whose rows were all listed once (their outbound ids known)
+        self._heard: dict[int | str, float] = {}  # message id or outbound id -> last news of it (poll or event)
+        self._message_of: dict[int | str, str] = {}  # outbound id -> its message id
+        self.webhook_updates = 0
 
     @property
     def uses_pages(self) -> bool:
@@ -271,12 +290,16 @@ class DeliveryTracker:
             if self._unlisted():
                 self._done.clear()  # MTA may list a message's rows late: look at every message again
             for message_id in self.target.message_ids:
-                if message_id not in self._done:
+                if message_id not in self._done and not self._heard_lately(
+                    message_id, mapped=message_id in self._mapped
+                ):
                     self._queue.append(PageRequest(message_id, 1, self.page_size))
         else:
             for outbound_id in self.target.outbound_ids or ():
                 record = self._records.get(outbound_id)
-                if record is None or record.status.outcome is Outcome.PENDING:
+                if (record is None or record.status.outcome is Outcome.PENDING) and not self._heard_lately(
+                    outbound_id, mapped=True
+                ):
                     self._queue.append(ReportRequest(outbound_id))
         self.round_size = len(self._queue)
 
@@ -291,6 +314,47 @@ class DeliveryTracker:
         """Put back a request that got no answer (429, 5xx, network): it is asked first next time."""
         self._queue.appendleft(request)
 
+    # -- webhooks -----------------------------------------------------------------------------------
+
+    def _heard_lately(self, key: int | str, *, mapped: bool) -> bool:
+        """Webhook mode: skip ``key`` this round (mapped, and news of it came within the grace period)."""
+        if self.webhook_grace_s is None or not mapped:
+            return False
+        last = self._heard.get(key, self._started)
+        return self._clock() - last < self.webhook_grace_s
+
+    def watched_outbound_ids(self) -> list[int | str]:
+        """The outbound ids whose stored webhook events to read before a check (not final yet)."""
+        keys = self.target.outbound_ids if self.target.outbound_ids is not None else list(self._records)
+        placeholder = re.compile(r"#\d+$")  # a listed row without an outbound id: no event can name it
+        return [k for k in keys if not self._final(k) and not (isinstance(k, str) and placeholder.search(k))]
+
+    def apply_events(self, records: dict[int | str, DeliveryRecord]) -> int:
+        """Take statuses from the connection's webhook events (keyed by outbound id); returns how many changed.
+
+        A final status is never replaced by a pending one (events may arrive out of order)."""
+        changed = 0
+        now = self._clock()
+        for key, record in records.items():
+            current = self._records.get(key)
+            if current is not None and (current.status == record.status or self._final(key)):
+                continue
+            if self._wanted is not None and key not in self._wanted:
+                continue
+            if self._wanted is None and key not in self._message_of:
+                continue  # not known to be one of this send's texts
+            self._keep(key, current._replace(status=record.status) if current is not None else record)
+            self._heard[key] = now
+            if key in self._message_of:
+                self._heard[self._message_of[key]] = now
+            changed += 1
+        self.webhook_updates += changed
+        return changed
+
+    def _final(self, key: int | str) -> bool:
+        record = self._records.get(key)
+        return record is not None and record.status.outcome is not Outcome.PENDING
+
     @property
     def round_complete(self) -> bool:
         return not self._queue
@@ -298,11 +362,14 @@ class DeliveryTracker:
     def progress(self) -> str:
         """What this check read, and how far the round is: ``"12 requests; round 2: 30 of 200 message ids read"``."""
         size = f"{self.round_size}" if not self.filter_ignored else f"{self.round_size}+"
-        return (
+        text = (
             f"{self.check_requests} request(s) this check; round {self.round}: "
             f"{self.round_read} of {size} {self.unit}(s) read"
             + ("" if self.round_complete else ", the next check carries on")
         )
+        if self.webhook_grace_s is not None:
+            text += f"; {self.webhook_updates} status(es) from webhooks so far"
+        return text
 
     def feed(self, request: Request, answer: DeliveryPage | DeliveryRecord) -> None:
         """Take the parsed answer of ``request`` (a DeliveryPage for pages, a DeliveryRecord for reports)."""
@@ -312,6 +379,7 @@ class DeliveryTracker:
             if not isinstance(answer, DeliveryRecord):
                 raise TypeError("a ReportRequest is answered with a DeliveryRecord")
             self._keep(request.outbound_id, _with_outbound_id(answer, request.outbound_id))
+            self._heard[request.outbound_id] = self._clock()
             self.round_read += 1
             return
         if not isinstance(answer, DeliveryPage):
@@ -391,6 +459,7 @@ class DeliveryTracker:
             key: int | str = record.outbound_id if record.outbound_id is not None else f"{mid}#{offset + index}"
             self._keep(key, record)
             self._keys.setdefault(mid, set()).add(key)
+            self._message_of[key] = mid
         size = page.page_size or request.page_size
         more = request.page * size < page.total if page.total is not None else len(page.records) >= size
         if more and page.records and request.page < MAX_PAGES_PER_MESSAGE:
@@ -401,13 +470,19 @@ class DeliveryTracker:
         self.round_read += 1
         keys = self._keys.get(mid, set())
         complete = page.total is not None and self._listed.get(mid, 0) >= page.total
+        self._heard[mid] = self._clock()
+        if complete and all(isinstance(k, int) for k in keys):
+            self._mapped.add(mid)  # every row listed with its outbound id: webhooks can take over
         if complete and all(self._records[k].status.outcome is not Outcome.PENDING for k in keys):
             self._done.add(mid)
 
     def _keep(self, key: int | str, record: DeliveryRecord) -> None:
+        """Keep the latest status; a final one is never replaced by a pending one (a lagging answer or event)."""
         if not record.status.known and record.status.name not in self._unknown_logged:
             self._unknown_logged.add(record.status.name)
             log.warning("Unknown MTA delivery status %s: treated as pending", record.status.name)
+        if record.status.outcome is Outcome.PENDING and self._final(key):
+            return
         self._records[key] = record
 
     def _unlisted(self) -> int:

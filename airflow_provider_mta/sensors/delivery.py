@@ -67,6 +67,10 @@ class MtaDeliverySensor(BaseSensorOperator):
     :param max_requests_per_check: Requests one check may make (default: the API's, 10 for MTA so that
         polling stays under its general limit of 30 a minute); a large send is read over several
         checks, each carrying on where the last stopped, and the log says how far each got.
+    :param use_webhooks: Read the statuses the connection's webhooks stored (``POST /sms-webhooks/<conn_id>``)
+        and ask the API only about what they have not told (default: when the connection has a webhook secret).
+    :param webhook_grace: Seconds (or a timedelta) to wait for a webhook before asking the API about a
+        message still pending that nothing was heard of.
     :param opt_out_conn_id: A common.sql connection holding the shared opt-out table: numbers MTA reports
         as 11 STOPPED_NUMBER are added to it when the sensor finishes, so no later send texts them
         (default: the ``mta`` connection's extra ``opt_out_conn_id``; neither: nothing is recorded).
@@ -91,6 +95,8 @@ class MtaDeliverySensor(BaseSensorOperator):
         poll_interval: float | timedelta = 30.0,
         page_size: int = MAX_PAGE_SIZE,
         max_requests_per_check: int | None = None,
+        use_webhooks: bool | None = None,
+        webhook_grace: float | timedelta = 300.0,
         opt_out_conn_id: str | None = None,
         opt_out_table: str | None = None,
         **kwargs: Any,
@@ -113,6 +119,8 @@ class MtaDeliverySensor(BaseSensorOperator):
         self.sms_conn_id = resolve_conn_id(sms_conn_id=sms_conn_id, mta_conn_id=mta_conn_id, owner="MtaDeliverySensor")
         self.page_size = page_size
         self.max_requests_per_check = max_requests_per_check
+        self.use_webhooks = use_webhooks
+        self.webhook_grace = webhook_grace.total_seconds() if isinstance(webhook_grace, timedelta) else webhook_grace
         self.opt_out_conn_id = opt_out_conn_id
         self.opt_out_table = opt_out_table
 
@@ -143,7 +151,12 @@ class MtaDeliverySensor(BaseSensorOperator):
     def tracker(self) -> DeliveryTracker:
         from airflow_provider_mta.core.delivery_tracker import DeliveryTracker
 
-        tracker = DeliveryTracker(self.target, page_size=self.page_size, max_requests_per_check=self.requests_per_check)
+        tracker = DeliveryTracker(
+            self.target,
+            page_size=self.page_size,
+            max_requests_per_check=self.requests_per_check,
+            webhook_grace_s=self.webhook_grace if self.webhooks[0] else None,
+        )
         if not tracker.uses_pages and len(self.target.outbound_ids or ()) > 25:
             self.log.warning(
                 "Watching %d outbound ids without message ids costs one request per id and check; "
@@ -151,6 +164,21 @@ class MtaDeliverySensor(BaseSensorOperator):
                 len(self.target.outbound_ids or ()),
             )
         return tracker
+
+    @cached_property
+    def webhooks(self) -> tuple[bool, str | None]:
+        """Whether statuses come from the connection's webhooks, and the event store's connection."""
+        from airflow_provider_mta.utils.delivery_webhooks import webhooks_configured
+
+        configured, store_conn_id = webhooks_configured(self.sms_conn_id)
+        enabled = configured if self.use_webhooks is None else self.use_webhooks
+        if enabled and not configured:
+            self.log.warning(
+                "use_webhooks=True but connection %r has no webhook secret: no event can be verified, so "
+                "statuses will come from polling once the grace period passes",
+                self.sms_conn_id,
+            )
+        return enabled, store_conn_id
 
     @property
     def requests_per_check(self) -> int | None:
@@ -166,6 +194,10 @@ class MtaDeliverySensor(BaseSensorOperator):
         from airflow_provider_mta.core.delivery_tracker import PageRequest
 
         tracker = self.tracker
+        if self.webhooks[0]:
+            from airflow_provider_mta.utils.delivery_webhooks import refresh_from_webhooks
+
+            refresh_from_webhooks(tracker, conn_id=self.sms_conn_id, store_conn_id=self.webhooks[1])
         tracker.start_check()
         while (request := tracker.next_request()) is not None:
             try:
@@ -272,6 +304,8 @@ class MtaDeliverySensor(BaseSensorOperator):
             deadline=deadline,
             page_size=self.page_size,
             max_requests_per_check=self.requests_per_check,
+            webhook_grace_s=self.webhook_grace if self.webhooks[0] else None,
+            webhook_store_conn_id=self.webhooks[1],
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

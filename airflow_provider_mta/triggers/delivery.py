@@ -45,6 +45,9 @@ class MtaDeliveryTrigger(BaseTrigger):
     :param deadline: Unix time after which a ``timeout`` event is yielded (None: none of its own).
     :param page_size: Rows per ``/deliveries`` request (1..1000).
     :param max_requests_per_check: Requests one check may make (None: a whole round).
+    :param webhook_grace_s: Read the statuses the connection's webhooks stored before each check, and ask the
+        API only about messages nothing was heard of for this long (None: poll only).
+    :param webhook_store_conn_id: The webhook event store's connection (None: the default SQLite file).
     :param max_errors: Failed checks in a row (5xx/network) before an ``error`` event.
     :param max_backoff: Longest wait after a failed check, in seconds.
     """
@@ -64,6 +67,8 @@ class MtaDeliveryTrigger(BaseTrigger):
         deadline: float | None = None,
         page_size: int = MAX_PAGE_SIZE,
         max_requests_per_check: int | None = None,
+        webhook_grace_s: float | None = None,
+        webhook_store_conn_id: str | None = None,
         max_errors: int = 5,
         max_backoff: float = 300.0,
     ) -> None:
@@ -78,6 +83,8 @@ class MtaDeliveryTrigger(BaseTrigger):
         self.deadline = float(deadline) if deadline is not None else None
         self.page_size = int(page_size)
         self.max_requests_per_check = int(max_requests_per_check) if max_requests_per_check is not None else None
+        self.webhook_grace_s = float(webhook_grace_s) if webhook_grace_s is not None else None
+        self.webhook_store_conn_id = webhook_store_conn_id
         self.max_errors = int(max_errors)
         self.max_backoff = float(max_backoff)
         self.target = DeliveryTarget(
@@ -101,6 +108,8 @@ class MtaDeliveryTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "page_size": self.page_size,
                 "max_requests_per_check": self.max_requests_per_check,
+                "webhook_grace_s": self.webhook_grace_s,
+                "webhook_store_conn_id": self.webhook_store_conn_id,
                 "max_errors": self.max_errors,
                 "max_backoff": self.max_backoff,
             },
@@ -121,7 +130,10 @@ class MtaDeliveryTrigger(BaseTrigger):
         except Exception as exc:  # connection missing or misconfigured: nothing to retry
             return {"status": "error", "summary": None, "message": f"{type(exc).__name__}: {exc}"}
         tracker = DeliveryTracker(
-            self.target, page_size=self.page_size, max_requests_per_check=self.max_requests_per_check
+            self.target,
+            page_size=self.page_size,
+            max_requests_per_check=self.max_requests_per_check,
+            webhook_grace_s=self.webhook_grace_s,
         )
         summary: dict[str, Any] | None = None
         errors, wait = 0, self.poll_interval
@@ -151,6 +163,12 @@ class MtaDeliveryTrigger(BaseTrigger):
     async def _check(self, hook: SmsHook, client: Any, tracker: DeliveryTracker) -> dict[str, Any]:
         from airflow_provider_mta.core.errors import MtaRateLimitError
 
+        if self.webhook_grace_s is not None:
+            from airflow_provider_mta.utils.delivery_webhooks import refresh_from_webhooks
+
+            await asyncio.to_thread(
+                refresh_from_webhooks, tracker, conn_id=self.sms_conn_id, store_conn_id=self.webhook_store_conn_id
+            )
         tracker.start_check()
         while (request := tracker.next_request()) is not None:
             try:

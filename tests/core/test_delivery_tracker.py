@@ -257,3 +257,34 @@ def test_wrong_answer_types_are_bugs():
         tracker.feed(tracker.next_request(), DeliveryPage([]))
     with pytest.raises(MtaValidationError):
         DeliveryTracker(DeliveryTarget(outbound_ids=(1,)), page_size=5000)
+
+
+def test_webhook_mode_pages_a_message_once_then_only_after_the_grace_period_without_news():
+    now = [1000.0]
+    target = DeliveryTarget(outbound_ids=None, message_ids=("m-1", "m-2"), expected=3)
+    tracker = DeliveryTracker(target, webhook_grace_s=300, clock=lambda: now[0])
+    rows = {"m-1": [row(1, 3, "m-1"), row(2, 3, "m-1")], "m-2": [row(3, 3, "m-2")]}
+    assert [r.message_id for r in drain(tracker, paged(rows))] == ["m-1", "m-2"]  # maps the outbound ids
+    assert tracker.watched_outbound_ids() == [1, 2, 3]
+    now[0] += 10
+    # webhooks: 1 delivered, then a late SENT for it (out of order) must not undo it; 99 is not ours
+    assert tracker.apply_events({1: row(1, 4, None), 99: row(99, 4, None)}) == 1
+    assert tracker.apply_events({1: row(1, 3, None)}) == 0
+    assert drain(tracker, paged(rows)) == []  # nothing asked: both heard of within the grace period
+    assert tracker.watched_outbound_ids() == [2, 3]
+    now[0] += 301
+    tracker.apply_events({3: row(3, 6, None)})  # m-2 heard of again; m-1 silent for 311 s with 2 pending
+    assert [r.message_id for r in drain(tracker, paged(rows))] == ["m-1"]
+    summary = tracker.summary(DeliveryRule(fail_on="never"))
+    assert (summary["delivered"], summary["failed"], summary["pending"]) == (1, 1, 1)
+    assert "2 status(es) from webhooks so far" in tracker.progress()
+
+
+def test_webhook_mode_with_outbound_ids_only_asks_nothing_while_news_is_fresh():
+    now = [0.0]
+    tracker = DeliveryTracker(DeliveryTarget(outbound_ids=(5, 6)), webhook_grace_s=60, clock=lambda: now[0])
+    assert drain(tracker, lambda r: row(r.outbound_id, 3, None)) == []  # webhooks get the first minute
+    now[0] = 61
+    assert [r.outbound_id for r in drain(tracker, lambda r: row(r.outbound_id, 3, None))] == [5, 6]
+    tracker.apply_events({5: row(5, 4, None), 6: row(6, 4, None)})
+    assert tracker.summary(DeliveryRule())["state"] == "success"

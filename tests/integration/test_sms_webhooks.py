@@ -180,3 +180,52 @@ def test_a_replayed_event_is_stored_once(wired, api_server):
     url = f"{api_server.base_url}/sms-webhooks/mta_hooks"
     answers = [httpx.post(url, content=body, headers={"X-Signature": sign(MTA_SECRET, body)}) for _ in range(2)]
     assert [a.json()["stored"] for a in answers] == [1, 0] and answers[1].json()["duplicates"] == 1
+
+
+def test_the_delivery_sensor_needs_no_request_after_its_first_check(wired):
+    """The first check lists the send's rows (mapping its outbound ids); then the webhooks bring every status."""
+    from airflow_provider_mta.sensors.delivery import MtaDeliverySensor
+
+    sent = MtaHook("mta_hooks").send_message(subscribers=["+13175554441", "+13175554442"], message="Shipped")
+    xcom = {"message_id": sent.message_id, "outbound_ids": sent.outbound_ids, "total_sent": sent.total_sent}
+    sensor = MtaDeliverySensor(task_id="wait", send_result=xcom, sms_conn_id="mta_hooks", poll_interval=0.2)
+    assert sensor.webhooks[0]  # the connection has a webhook secret
+    first = sensor.check()
+    assert sensor.tracker.requests_made == 1 and first["state"] == "pending"
+    wait_for(
+        "the webhooks to bring both final statuses",
+        lambda: final_deliveries("mta_hooks", sent.outbound_ids),
+        timeout=30,
+    )
+    second = sensor.check()
+    assert second["state"] == "success" and second["delivered"] == 2
+    assert sensor.tracker.requests_made == 1  # nothing asked of MTA after the first check
+    assert "2 status(es) from webhooks" in sensor.tracker.progress()
+
+
+def test_the_deferrable_path_reads_the_webhooks_too(wired, monkeypatch):
+    import asyncio
+
+    from airflow_provider_mta.backends.mta.client import AsyncMtaClient
+    from airflow_provider_mta.sensors.delivery import MtaDeliverySensor
+
+    asked: list[str] = []
+    attempt = AsyncMtaClient._attempt
+
+    async def spy(self: AsyncMtaClient, method: str, path: str, *args: Any) -> Any:
+        asked.append(path)
+        return await attempt(self, method, path, *args)
+
+    monkeypatch.setattr(AsyncMtaClient, "_attempt", spy)
+    sent = MtaHook("mta_hooks").send_message(subscribers=["+13175554443"], message="Shipped")
+    xcom = {"message_id": sent.message_id, "outbound_ids": sent.outbound_ids, "total_sent": sent.total_sent}
+    sensor = MtaDeliverySensor(task_id="wait", send_result=xcom, sms_conn_id="mta_hooks", poll_interval=0.2)
+    trigger = sensor.build_trigger(deadline=time.time() + 30)
+    assert trigger.serialize()[1]["webhook_grace_s"] == 300.0
+
+    async def run() -> list[Any]:
+        return [event async for event in trigger.run()]
+
+    (event,) = asyncio.run(run())
+    assert event.payload["status"] == "success", event.payload
+    assert asked == ["/deliveries"]  # one listing to map the outbound id; its statuses came by webhook
