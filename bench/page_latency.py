@@ -26,7 +26,8 @@ Per page (the pager wraps ``httpx.Client.send`` and files each ``POST /send`` un
 thread made it): latency from the ``notify()`` call to the end of the 2xx answer, the wait before its
 first attempt (the limiter), attempts, 429s. Per mode: pages texted, median and max latency, pages
 that met any 429; the batch's 429s (the sandbox's count less the pages'), wall (the barrier to the
-last worker's end) over the account's floor for every send made, batch and pages
+last worker's end) and sending phase (the first batch send's start to the last one's answer) over
+the account's floor for every send made, batch and pages
 (``(ceil(K / N) - 1) x W + L``, bench/throughput.py), and the ledger: duplicates (a number or a page
 texted more than once) and missing (a row's number or a page never texted).
 
@@ -185,6 +186,7 @@ def run_mode(mode: str, args: argparse.Namespace, sandbox: Any, per_window: int,
         "K": k,
         "floor": floor_seconds(k, per_window, window, args.latency_ms / 1000),
         "wall": fleet["wall"],
+        "sending": fleet["sending"],
         "duplicates": duplicates + sum(max(t - 1, 0) for t in texts),
         "missing": missing + sum(1 for t in texts if not t),
         "failed": fleet["failed"],
@@ -199,10 +201,10 @@ def seconds(value: float | None) -> str:
 def summary_table(results: list[dict[str, Any]], pages: int, procs: int) -> None:
     print(
         "| mode | pages sent | median page latency | max page latency | pages that met a 429 | page 429s "
-        "| batch 429s | /send calls (K) | floor | batch wall | wall / floor | duplicates | missing | tasks failed "
-        "| load after |"
+        "| batch 429s | /send calls (K) | floor | batch wall | wall / floor | sending / floor | duplicates | missing "
+        "| tasks failed | load after |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         cells = [
             r["mode"],
@@ -216,6 +218,7 @@ def summary_table(results: list[dict[str, Any]], pages: int, procs: int) -> None
             seconds(r["floor"]),
             seconds(r["wall"]),
             f"{r['wall'] / r['floor']:.3f}",
+            f"{r['sending'] / r['floor']:.3f}",
             str(r["duplicates"]),
             str(r["missing"]),
             f"{len(r['failed'])} of {procs}",
