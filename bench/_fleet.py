@@ -9,21 +9,36 @@ a barrier, so all start together. Also here: the sandbox, the connections and th
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import math
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from _common import MESSAGE, phone, rows
+from _common import MESSAGE, machine, phone, rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 API_KEY = "bench-key"
 REDIS_CONN_ID = "redis_limit"
 LIMIT_KEYS = "airflow_provider_mta:*"  # the shared limiter's Redis keys, every budget (core/shared_pacing.py)
+
+
+def add_fleet_arguments(
+    parser: argparse.ArgumentParser, *, recipients: int, chunk_size: int, modes: tuple[str, ...]
+) -> None:
+    """The options every fleet benchmark has: rows, chunks, modes, the sandbox's latency, Redis, a timeout."""
+    parser.add_argument("--recipients", type=int, default=recipients)
+    parser.add_argument("--modes", default=",".join(modes), help=f"comma-separated, of {', '.join(modes)}")
+    parser.add_argument("--chunk-size", type=int, default=chunk_size)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Redis for the shared limit")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per run")
 
 
 def airflow_env() -> None:
@@ -63,6 +78,28 @@ def clear_limit(client: Any) -> None:
     """Delete every account's shared-limit keys (log, pause, page mark) from the bench's Redis db."""
     for key in client.scan_iter(LIMIT_KEYS):
         client.delete(key)
+
+
+@contextlib.contextmanager
+def services(*, redis_url: str, latency_ms: int, rate: str) -> Iterator[tuple[Any, Any]]:
+    """Airflow's environment, the machine line, the shared limit's Redis and the sandbox (its send limit
+    ``rate``); yields (sandbox, redis client) and stops the sandbox and clears the limiter's keys at the end."""
+    airflow_env()
+    redis = redis_limit(redis_url)
+    print(f"Machine: {machine()}")
+    sandbox = start_sandbox(latency_ms=latency_ms, rate=rate)
+    try:
+        yield sandbox, redis
+    finally:
+        sandbox.stop()
+        clear_limit(redis)
+        redis.close()
+
+
+def fresh(sandbox: Any, redis: Any) -> None:
+    """Before a run: the sandbox's ledger and counters reset, every shared-limit key deleted."""
+    sandbox.reset()
+    clear_limit(redis)
 
 
 def mta_conn(base_url: str, extra: dict[str, Any]) -> str:

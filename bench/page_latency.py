@@ -44,18 +44,17 @@ import threading
 import time
 from typing import Any
 
-from _common import load, machine
+from _common import load
 from _fleet import (
     REDIS_CONN_ID,
-    airflow_env,
-    clear_limit,
+    add_fleet_arguments,
     collect,
     floor_seconds,
+    fresh,
     ledger,
     mta_conn,
-    redis_limit,
+    services,
     spawn_fleet,
-    start_sandbox,
 )
 from page_failover import task
 
@@ -243,17 +242,12 @@ def pages_table(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=24_000)
+    add_fleet_arguments(parser, recipients=24_000, chunk_size=100, modes=MODES)
     parser.add_argument("--procs", type=int, default=8, help="batch worker processes (P)")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
-    parser.add_argument("--chunk-size", type=int, default=100)
-    parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--rate", default="10/2", help="the account's N/SECONDS send limit (sandbox and connection)")
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--page-every", type=float, default=3.0, help="seconds between two pages")
     parser.add_argument("--page-delay", type=float, default=4.0, help="first page, seconds after the first send")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Redis for the shared limit")
-    parser.add_argument("--timeout", type=float, default=600.0, help="per run")
     parser.add_argument("--quick", action="store_true", help="a tiny run: P = 2, 1,200 recipients, 3 pages")
     args = parser.parse_args()
     if args.quick:
@@ -264,21 +258,16 @@ def main() -> None:
         parser.error(f"--modes must be of {', '.join(MODES)}; --procs and --pages must be >= 1")
     per_window, window = int(args.rate.split("/")[0]), float(args.rate.split("/")[1])
 
-    airflow_env()
-    redis = redis_limit(args.redis_url)
-    print(f"Machine: {machine()}")
-    sandbox = start_sandbox(latency_ms=args.latency_ms, rate=args.rate)
-    print(
-        f"P = {args.procs} batch workers, {args.recipients:,} recipients in chunks of {args.chunk_size}; "
-        f"{args.pages} pages from one more process, the first {args.page_delay:g} s after the first batch send, "
-        f"then every {args.page_every:g} s; account limit {args.rate} (sandbox, fixed window; the connection's "
-        f"send_rate_limit); sandbox latency {args.latency_ms} ms; {load()}\n"
-    )
-    results = []
-    try:
+    with services(redis_url=args.redis_url, latency_ms=args.latency_ms, rate=args.rate) as (sandbox, redis):
+        print(
+            f"P = {args.procs} batch workers, {args.recipients:,} recipients in chunks of {args.chunk_size}; "
+            f"{args.pages} pages from one more process, the first {args.page_delay:g} s after the first batch "
+            f"send, then every {args.page_every:g} s; account limit {args.rate} (sandbox, fixed window; the "
+            f"connection's send_rate_limit); sandbox latency {args.latency_ms} ms; {load()}\n"
+        )
+        results = []
         for mode in modes:
-            sandbox.reset()
-            clear_limit(redis)
+            fresh(sandbox, redis)
             results.append(run_mode(mode, args, sandbox, per_window, window))
             r = results[-1]
             print(
@@ -287,10 +276,6 @@ def main() -> None:
                 flush=True,
             )
             time.sleep(window + 0.1)  # the last window passes before the next run
-    finally:
-        sandbox.stop()
-        clear_limit(redis)
-        redis.close()
 
     print(f"\nPages during a batch: P = {args.procs}, limit {args.rate}, {args.pages} pages\n")
     summary_table(results, args.pages, args.procs)

@@ -34,18 +34,17 @@ import multiprocessing
 import time
 from typing import Any
 
-from _common import load, machine
+from _common import load
 from _fleet import (
     REDIS_CONN_ID,
-    airflow_env,
-    clear_limit,
+    add_fleet_arguments,
     collect,
     floor_seconds,
+    fresh,
     ledger,
     mta_conn,
-    redis_limit,
+    services,
     spawn_fleet,
-    start_sandbox,
 )
 
 GOAL = 1.05
@@ -92,15 +91,10 @@ def run_once(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=40_000)
+    add_fleet_arguments(parser, recipients=40_000, chunk_size=500, modes=MODES)
     parser.add_argument("--procs", default="1,2,4,8", help="comma-separated process counts")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
-    parser.add_argument("--chunk-size", type=int, default=500)
-    parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--per-window", type=int, default=10, help="N of the account's N/SECONDS limit")
     parser.add_argument("--target-seconds", type=float, default=20.0, help="the floor the window is scaled to")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Redis for the shared limit")
-    parser.add_argument("--timeout", type=float, default=600.0, help="per run")
     parser.add_argument("--quick", action="store_true", help="a tiny run: 600 recipients, P = 1, 2, floor ~2 s")
     args = parser.parse_args()
     if args.quick:
@@ -113,31 +107,22 @@ def main() -> None:
     windows = max(math.ceil(sends / args.per_window) - 1, 1)
     per_window, window = args.per_window, args.target_seconds / windows
 
-    airflow_env()
-    parsed = redis_limit(args.redis_url)
-
-    print(f"Machine: {machine()}")
-    sandbox = start_sandbox(latency_ms=args.latency_ms, rate=f"{per_window}/{window:.3f}")
-    print(
-        f"{args.recipients:,} recipients, chunks of {args.chunk_size}; sandbox latency {args.latency_ms} ms, "
-        f"account limit {per_window}/{window:.3f} (sandbox); P = {procs}; {load()}\n"
-    )
-    results = []
-    try:
+    limit = f"{per_window}/{window:.3f}"
+    with services(redis_url=args.redis_url, latency_ms=args.latency_ms, rate=limit) as (sandbox, redis):
+        print(
+            f"{args.recipients:,} recipients, chunks of {args.chunk_size}; sandbox latency {args.latency_ms} ms, "
+            f"account limit {limit} (sandbox); P = {procs}; {load()}\n"
+        )
+        results = []
         for p in procs:
             for mode in modes:
-                sandbox.reset()
-                clear_limit(parsed)
+                fresh(sandbox, redis)
                 results.append(
                     run_once(procs=p, mode=mode, args=args, sandbox=sandbox, per_window=per_window, window=window)
                 )
                 r = results[-1]
                 print(f"  P={p} {mode}: wall {r['wall']:.2f} s, floor {r['floor']:.2f} s, 429s {r['429']}", flush=True)
                 time.sleep(window + 0.1)  # the last window passes before the next run
-    finally:
-        sandbox.stop()
-        clear_limit(parsed)
-        parsed.close()
 
     print(
         "\n| P | mode | limit per process | /send calls (K) | floor | wall | wall / floor | sending / floor "
