@@ -55,9 +55,9 @@ demo: $(STAMP)  ## KEEP=1 keeps the sandbox, its inbox page and the logs at the 
 
 # Benchmarks (bench/, not part of `make test`; results in bench/RESULTS.md). The full run takes about
 # 20 minutes (1,000,000 PostgreSQL rows, a one-minute send and its 1,000-send baseline), plus about 5 for
-# the outage pages (21 of them wait out MTA's 5 s timeouts), plus about 8 for the scale-out (Redis on
-# 127.0.0.1:6379); BENCH_QUICK=1 runs each at a small size in about six. BENCH_MEMORY_ROWS picks the
-# memory case's row count.
+# the outage pages (21 of them wait out MTA's 5 s timeouts), plus about 8 for the scale-out and 5 for
+# the pages during a batch (both need Redis on 127.0.0.1:6379); BENCH_QUICK=1 runs each at a small size
+# in about seven. BENCH_MEMORY_ROWS picks the memory case's row count.
 ifdef BENCH_QUICK
 BENCH_MEMORY_ROWS ?= 100000
 BENCH_THROUGHPUT_ARGS ?= --recipients 20000 --target-seconds 15 --baseline-recipients 100
@@ -65,6 +65,7 @@ BENCH_CPU_ARGS ?= --rows 20000 --repeat 2
 BENCH_PARSE_ARGS ?= --runs 3
 BENCH_FAILOVER_ARGS ?= --quick
 BENCH_SCALE_ARGS ?= --quick
+BENCH_PAGES_ARGS ?= --quick
 else
 BENCH_MEMORY_ROWS ?= 1000000
 BENCH_THROUGHPUT_ARGS ?= --recipients 100000 --target-seconds 60 --baseline-recipients 1000
@@ -72,9 +73,10 @@ BENCH_CPU_ARGS ?= --rows 100000 --repeat 3
 BENCH_PARSE_ARGS ?= --runs 7
 BENCH_FAILOVER_ARGS ?= --pages 10 --timeout 5 --max-retries 2
 BENCH_SCALE_ARGS ?= --recipients 40000
+BENCH_PAGES_ARGS ?= --recipients 24000 --pages 10
 endif
 
-bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU per message, DAG-parse cost, paging in an outage, scale-out
+bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU per message, DAG-parse cost, paging in an outage, scale-out, pages during a batch
 	@echo "== 1. Throughput against the rate limit =="
 	$(VENV)/bin/python bench/throughput.py $(BENCH_THROUGHPUT_ARGS)
 	@echo "== 2. Memory: $(BENCH_MEMORY_ROWS) PostgreSQL rows =="
@@ -87,6 +89,8 @@ bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU
 	$(VENV)/bin/python bench/page_failover.py $(BENCH_FAILOVER_ARGS)
 	@echo "== 6. Scale-out: 1, 2, 4, 8 processes sharing one account's limit (needs Redis on 127.0.0.1:6379) =="
 	$(VENV)/bin/python bench/scale_out.py $(BENCH_SCALE_ARGS)
+	@echo "== 7. Pages during a batch: 10 pages while 8 processes send (needs Redis on 127.0.0.1:6379) =="
+	$(VENV)/bin/python bench/page_latency.py $(BENCH_PAGES_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV31) .pytest_cache .mypy_cache .ruff_cache

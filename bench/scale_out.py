@@ -29,64 +29,26 @@ missing (a row's number never texted).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
-import os
-import sys
-import tempfile
 import time
-from types import SimpleNamespace
 from typing import Any
 
-from _common import MESSAGE, load, machine, phone, rows
+from _common import load
+from _fleet import (
+    REDIS_CONN_ID,
+    add_fleet_arguments,
+    collect,
+    floor_seconds,
+    fresh,
+    ledger,
+    mta_conn,
+    services,
+    spawn_fleet,
+)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-API_KEY = "bench-key"
 GOAL = 1.05
 MODES = ("shared", "local", "divide")
-
-
-def worker(index: int, count: int, recipients: int, chunk_size: int, conn: str, barrier: Any, out: Any) -> None:
-    """One partition, in its own process: ready, wait for the others, run, report the timings."""
-    from tests.reliability.helpers import StateStore
-
-    os.environ["AIRFLOW_CONN_MTA_DEFAULT"] = conn
-    from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
-
-    data = rows(recipients)
-    ti = SimpleNamespace(dag_id="bench", task_id="batch", run_id="r1", map_index=index, try_number=1)
-    ctx: dict[str, Any] = {"ti": ti, "task_state_store": StateStore()}
-    op = BatchPersonalizedSmsOperator(
-        task_id="batch", rows=[], message=MESSAGE, chunk_size=chunk_size, partition=(index, count)
-    )
-    op.render_template_fields(ctx)  # type: ignore[arg-type]
-    op.rows = data
-    client = op.hook.client  # reads the connection before the clock starts, as a worker would
-    connector = getattr(client.send_pacer, "connector", None)  # the shared limiter's Redis connection
-    if connector is not None:
-        connector.sync_client()  # likewise read (it is otherwise read at the first send, ~0.3 s here)
-    sends: list[tuple[float, float]] = []
-    real_send = client.send
-
-    def send(request: Any, *, request_id: str | None = None) -> Any:
-        t0 = time.monotonic()
-        result = real_send(request, request_id=request_id)
-        sends.append((t0, time.monotonic()))
-        return result
-
-    client.send = send  # type: ignore[method-assign]
-    barrier.wait()
-    start = time.monotonic()
-    error = None
-    try:
-        op.execute(ctx)  # type: ignore[arg-type]
-    except Exception as exc:  # a task that gives up (429s beyond the retry budget) is a result too
-        error = f"{type(exc).__name__}: {str(exc)[:200]}"
-    end = time.monotonic()
-    out.put({"index": index, "start": start, "end": end, "sends": sends, "error": error})
 
 
 def run_once(
@@ -94,60 +56,45 @@ def run_once(
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {"send_rate_limit": f"{per_window}/{window:.3f}"}
     if mode == "shared":
-        extra["rate_limit_conn_id"] = "redis_limit"
+        extra["rate_limit_conn_id"] = REDIS_CONN_ID
     elif mode == "divide":
         extra["send_rate_limit"] = f"{max(1, per_window // procs)}/{window:.3f}"
-    conn = json.dumps({"conn_type": "mta", "host": sandbox.base_url, "password": API_KEY, "extra": extra})
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(procs), ctx.Queue()
-    workers = [
-        ctx.Process(target=worker, args=(i, procs, args.recipients, args.chunk_size, conn, barrier, out))
-        for i in range(procs)
-    ]
-    for p in workers:
-        p.start()
-    results = [out.get(timeout=args.timeout) for _ in workers]
-    for p in workers:
-        p.join(timeout=30)
+    workers = spawn_fleet(
+        ctx,
+        procs=procs,
+        recipients=args.recipients,
+        chunk_size=args.chunk_size,
+        conn=mta_conn(sandbox.base_url, extra),
+        barrier=barrier,
+        out=out,
+    )
+    fleet = collect(workers, out, args.timeout)
     stats = sandbox.stats()
-    texted = [m["to"] for m in sandbox.messages()]
-    expected = {phone_e164(i) for i in range(args.recipients)}
-    sends = [s for r in results for s in r["sends"]]
-    start = min(r["start"] for r in results)
-    k = len(sends)
-    floor = max(math.ceil(k / per_window) - 1, 0) * window + args.latency_ms / 1000
+    duplicates, missing = ledger([m["to"] for m in sandbox.messages()], args.recipients)
+    k = len(fleet["sends"])
     return {
         "P": procs,
         "mode": mode,
         "limit": extra["send_rate_limit"],
         "K": k,
-        "floor": floor,
-        "wall": max(r["end"] for r in results) - start,
-        "sending": max(e for _, e in sends) - min(s for s, _ in sends) if sends else 0.0,
+        "floor": floor_seconds(k, per_window, window, args.latency_ms / 1000),
+        "wall": fleet["wall"],
+        "sending": fleet["sending"],
         "429": stats["rateLimited"],
-        "duplicates": len(texted) - len(set(texted)),
-        "missing": len(expected - set(texted)),
-        "failed": [r["error"] for r in results if r["error"]],
+        "duplicates": duplicates,
+        "missing": missing,
+        "failed": fleet["failed"],
     }
-
-
-def phone_e164(i: int) -> str:
-    """``phone(i)`` (bench/_common.py, three formats) normalized to E.164."""
-    digits = "".join(ch for ch in phone(i) if ch.isdigit())
-    return "+" + (digits if digits.startswith("1") and len(digits) == 11 else "1" + digits)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=40_000)
+    add_fleet_arguments(parser, recipients=40_000, chunk_size=500, modes=MODES)
     parser.add_argument("--procs", default="1,2,4,8", help="comma-separated process counts")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
-    parser.add_argument("--chunk-size", type=int, default=500)
-    parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--per-window", type=int, default=10, help="N of the account's N/SECONDS limit")
     parser.add_argument("--target-seconds", type=float, default=20.0, help="the floor the window is scaled to")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Redis for the shared limit")
-    parser.add_argument("--timeout", type=float, default=600.0, help="per run")
     parser.add_argument("--quick", action="store_true", help="a tiny run: 600 recipients, P = 1, 2, floor ~2 s")
     args = parser.parse_args()
     if args.quick:
@@ -160,45 +107,22 @@ def main() -> None:
     windows = max(math.ceil(sends / args.per_window) - 1, 1)
     per_window, window = args.per_window, args.target_seconds / windows
 
-    import redis as redis_lib
-
-    from airflow_provider_mta.sandbox.testing import SandboxProcess
-
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="bench-af-")
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")  # not each worker's warnings
-    os.environ["AIRFLOW__MTA__QUIET_HOURS"] = "off"
-    parsed = redis_lib.Redis.from_url(args.redis_url)
-    kw = parsed.connection_pool.connection_kwargs
-    redis_conn = {"conn_type": "redis", "host": kw["host"], "port": kw["port"], "extra": {"db": kw.get("db", 0)}}
-    os.environ["AIRFLOW_CONN_REDIS_LIMIT"] = json.dumps(redis_conn)
-
-    print(f"Machine: {machine()}")
-    sandbox_args = ("--latency-ms", str(args.latency_ms), "--send-rate-limit", f"{per_window}/{window:.3f}")
-    sandbox_args += ("--delivery-delay-s", "0", "--log-level", "warning")
-    sandbox = SandboxProcess(api_keys=(API_KEY,), args=sandbox_args).start()
-    print(
-        f"{args.recipients:,} recipients, chunks of {args.chunk_size}; sandbox latency {args.latency_ms} ms, "
-        f"account limit {per_window}/{window:.3f} (sandbox); P = {procs}; {load()}\n"
-    )
-    results = []
-    try:
+    limit = f"{per_window}/{window:.3f}"
+    with services(redis_url=args.redis_url, latency_ms=args.latency_ms, rate=limit) as (sandbox, redis):
+        print(
+            f"{args.recipients:,} recipients, chunks of {args.chunk_size}; sandbox latency {args.latency_ms} ms, "
+            f"account limit {limit} (sandbox); P = {procs}; {load()}\n"
+        )
+        results = []
         for p in procs:
             for mode in modes:
-                sandbox.reset()
-                for key in parsed.scan_iter("airflow_provider_mta:send:*"):
-                    parsed.delete(key)
+                fresh(sandbox, redis)
                 results.append(
                     run_once(procs=p, mode=mode, args=args, sandbox=sandbox, per_window=per_window, window=window)
                 )
                 r = results[-1]
                 print(f"  P={p} {mode}: wall {r['wall']:.2f} s, floor {r['floor']:.2f} s, 429s {r['429']}", flush=True)
                 time.sleep(window + 0.1)  # the last window passes before the next run
-    finally:
-        sandbox.stop()
-        for key in parsed.scan_iter("airflow_provider_mta:send:*"):
-            parsed.delete(key)
-        parsed.close()
 
     print(
         "\n| P | mode | limit per process | /send calls (K) | floor | wall | wall / floor | sending / floor "

@@ -32,43 +32,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from _common import MESSAGE, load, machine, rows
+from _fleet import API_KEY, floor_seconds, start_sandbox
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 from tests.reliability.helpers import StateStore
 
-API_KEY = "bench-key"
 GOAL = 1.05
-
-
-def start_sandbox(*, latency_ms: int, rate: str) -> Any:
-    """The sandbox as its own process, warmed with one personalized ``POST /v3/send/cost`` (not rate
-    limited), so the server's imports are done before the clock starts."""
-    from airflow_provider_mta.sandbox.testing import SandboxProcess
-
-    args = (
-        "--latency-ms",
-        str(latency_ms),
-        "--send-rate-limit",
-        rate,
-        "--delivery-delay-s",
-        "0",
-        "--log-level",
-        "warning",
-    )
-    sandbox = SandboxProcess(api_keys=(API_KEY,), args=args).start()
-    body = {"subscribers": ["+13175550000"], "message": MESSAGE}
-    body["properties"] = {"+13175550000": {"first_name": "Ann", "points": "1"}}
-    sandbox.client().post("/v3/send/cost", json=body).raise_for_status()
-    return sandbox
 
 
 def scaled_rate(sends: int, per_window: int, target: float) -> str:
     windows = max(math.ceil(sends / per_window) - 1, 1)
     return f"{per_window}/{target / windows:.3f}"
-
-
-def floor_seconds(sends: int, per_window: int, window: float, latency: float) -> float:
-    return (math.ceil(sends / per_window) - 1) * window + latency
 
 
 def run_operator(data: list[dict[str, Any]], chunk_size: int) -> dict[str, Any]:

@@ -84,3 +84,11 @@ def test_scale_out_bench_runs(redis_url):
     assert "| P | mode | limit per process |" in out
     assert "| 2 | shared | " in out and "| 2 | local | " in out and "| 2 | divide | " in out
     assert "shared limiter: worst wall / floor = " in out
+
+
+@pytest.mark.redis
+def test_page_latency_bench_runs(redis_url):
+    out = run("page_latency.py", "--quick", "--redis-url", redis_url.rsplit("/", 1)[0] + "/13")
+    assert "| mode | pages sent | median page latency |" in out
+    assert "| before | 3 / 3 | " in out and "| no-priority | 3 / 3 | " in out and "| after | 3 / 3 | " in out
+    assert "after: | page | fired (s after the first batch send) |" in out
