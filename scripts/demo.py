@@ -1,7 +1,8 @@
 """`make demo`: the example DAGs end to end against the local sandbox, in a throwaway Airflow home.
 
-Starts the sandbox (texts take 2 s to be "delivered"), seeds a small SQLite customer table, runs
-every DAG in ``dags_examples/`` with ``airflow dags test``, prints what each phone received and
+Starts the sandbox (texts take 2 s to be "delivered"), seeds a small SQLite customer table, starts
+``airflow api-server`` (the provider's webhook receiver lives there; the sandbox's phone answers the
+approval example's question through it), runs every DAG in ``dags_examples/`` with ``airflow dags test``, prints what each phone received and
 its delivery status, stops the sandbox, and exits non-zero if any step did not go as expected.
 Nothing leaves 127.0.0.1. With ``--keep`` (``make demo KEEP=1``) the sandbox and its inbox page stay up
 at the end until Ctrl-C, and the Airflow home with the DAG logs is kept.
@@ -15,18 +16,26 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 API_KEY = "sandbox-key"
 ONCALL = "+13175550199"
+APPROVER = "+13175550198"
+WEBHOOK_SECRET = "demo-webhook-secret"
 
 # dag_id -> expected outcome of `airflow dags test` (the on-call example fails on purpose)
 DAGS = {
@@ -35,6 +44,7 @@ DAGS = {
     "send_and_wait_for_delivery": "success",
     "hook_in_a_task": "success",
     "telnyx_send": "success",
+    "approve_by_text": "success",  # the sandbox's phone answers YES; the reply arrives by webhook
     "oncall_failover": "failed",  # fails on purpose too, while MTA is down: the page goes through Telnyx
 }
 
@@ -74,6 +84,60 @@ def run_dag(dag_id: str, env: dict[str, str], logs: Path) -> str:
     intended = " (intended: the task fails so that on-call is paged)" if DAGS.get(dag_id) == "failed" == state else ""
     print(f"    {dag_id}: run {state}{intended} (exit {proc.returncode}) in {time.monotonic() - started:.0f} s")
     return state
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str], logs: Path) -> Iterator[str]:
+    """``airflow api-server`` on a free loopback port for the demo's webhooks; stopped with its process group."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    with (logs / "api-server.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"airflow api-server did not start; see {logs / 'api-server.log'}")
+            try:
+                if httpx.post(f"{url}/sms-webhooks/-", timeout=2, trust_env=False).status_code == 404:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def answer_when_asked(sandbox: Any, phone: str, text: str) -> threading.Thread:
+    """The approver's phone: once a text reaches ``phone``, reply ``text`` (as a person would, a bit later)."""
+
+    def answer() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(m["to"] == phone for m in sandbox.messages()):
+                time.sleep(1.0)
+                sandbox.client().post("/_sandbox/reply", json={"from": phone, "text": text}).raise_for_status()
+                print(f"    the phone ***{phone[-4:]} answered {text!r}", flush=True)
+                return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=answer, name="approver-phone", daemon=True)
+    thread.start()
+    return thread
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,7 +192,14 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags_examples"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW_CONN_MTA_DEFAULT": json.dumps({"conn_type": "mta", "host": sandbox.base_url, "password": API_KEY}),
+            "AIRFLOW_CONN_MTA_DEFAULT": json.dumps(
+                {
+                    "conn_type": "mta",
+                    "host": sandbox.base_url,
+                    "password": API_KEY,
+                    "extra": {"webhook_secret": WEBHOOK_SECRET},
+                }
+            ),
             "AIRFLOW_CONN_TELNYX_DEFAULT": json.dumps(
                 {
                     "conn_type": "telnyx",
@@ -155,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "AIRFLOW_CONN_CUSTOMERS_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "customers.db")}),
             "AIRFLOW_VAR_MTA_ONCALL_PHONE": ONCALL,
+            "AIRFLOW_VAR_MTA_APPROVER_PHONE": APPROVER,
             # Batches hold back texts that would arrive outside 08:00-21:00 at each customer's location
             # ([mta] quiet_hours, docs/compliance.md); the demo turns that default off so it shows the same
             # texts at any hour of the day.
@@ -166,14 +238,23 @@ def main(argv: list[str] | None = None) -> int:
         if migrate.returncode:
             print(migrate.stdout[-2000:], migrate.stderr[-2000:])
             return 1
-        step("Running the example DAGs with `airflow dags test`")
-        for dag_id, expected in DAGS.items():
-            if dag_id == "oncall_failover":
-                sandbox.fault("status", count=20, status=503)
-                print("    MTA outage from here on: every POST /v3/send answers 503, so pages must fail over")
-            state = run_dag(dag_id, env, logs)
-            if state != expected:
-                problems.append(f"{dag_id} ended {state}, expected {expected}")
+        step("Starting `airflow api-server` (it hosts the provider's webhook receiver, /sms-webhooks/<conn_id>)")
+        with api_server(env, logs) as api:
+            for event in ("message-reply", "number-opt-in"):
+                hook = {"event": event, "url": f"{api}/sms-webhooks/mta_default", "secret": WEBHOOK_SECRET}
+                sandbox.client().post("/v3/webhooks", json=hook).raise_for_status()
+            print(f"    {api}; MTA's message-reply webhook points at {api}/sms-webhooks/mta_default")
+            step("Running the example DAGs with `airflow dags test`")
+            for dag_id, expected in DAGS.items():
+                if dag_id == "oncall_failover":
+                    sandbox.fault("status", count=20, status=503)
+                    print("    MTA outage from here on: every POST /v3/send answers 503, so pages must fail over")
+                phone = answer_when_asked(sandbox, APPROVER, "YES") if dag_id == "approve_by_text" else None
+                state = run_dag(dag_id, env, logs)
+                if phone is not None:
+                    phone.join(timeout=5)
+                if state != expected:
+                    problems.append(f"{dag_id} ended {state}, expected {expected}")
         time.sleep(2.5)  # let the last texts reach their final status
         messages = sandbox.messages()
         step("What each phone received")
@@ -225,6 +306,8 @@ def check_ledger(messages: list[dict]) -> list[str]:
         problems.append("the hook example did not text the orders owner")
     if not any(t == "Hi Kim, your order is ready at Main St." for t in by_phone.get("+13175550131", [])):
         problems.append("the Telnyx example did not text Kim her pickup notice")
+    if not any("Reply YES to publish" in t for t in by_phone.get(APPROVER, [])):
+        problems.append("the approval example did not ask the approver")
     return problems
 
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "hook_in_a_task",
     "telnyx_send",
     "oncall_failover",
+    "approve_by_text",
 }
 
 
@@ -43,7 +44,8 @@ def test_make_demo_runs_every_example_dag_and_checks_the_ledger():
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
-    assert "Demo OK: 12 texts, 11 phones, all as expected." in out
+    assert "Demo OK: 13 texts, 12 phones, all as expected." in out
+    assert "answered 'YES'" in out
     for dag_id in EXPECTED:
         expected = "failed (intended" if dag_id.startswith("oncall_") else "success"
         assert f"{dag_id}: run {expected}" in out
