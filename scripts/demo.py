@@ -3,7 +3,8 @@
 Starts the sandbox (texts take 2 s to be "delivered"), seeds a small SQLite customer table, starts
 ``airflow api-server`` (the provider's webhook receiver lives there; the sandbox's phone answers the
 approval example's question through it), runs every DAG in ``dags_examples/`` with ``airflow dags test``,
-prints what each phone received and its delivery status, stops the sandbox, and exits non-zero if any step did not go as expected.
+prints what each phone received and its delivery status, stops the sandbox, and exits non-zero if any
+step did not go as expected.
 Nothing leaves 127.0.0.1. With ``--keep`` (``make demo KEEP=1``) the sandbox and its inbox page stay up
 at the end until Ctrl-C, and the Airflow home with the DAG logs is kept.
 """
