@@ -51,6 +51,35 @@ def _common_fields(api: str, *, max_retries: str, send_rate_limit: str, opt_out:
     }
 
 
+def _webhook_fields(secret: str, label: str, description: str) -> dict[str, Any]:
+    """The extras of the webhook receiver (``POST /sms-webhooks/<conn_id>``, docs/webhooks.md)."""
+    return {
+        secret: {
+            "label": label,
+            "schema": {"type": ["string", "null"], "format": "password"},
+            "description": description,
+        },
+        "webhook_url": {
+            "label": "Webhook public URL",
+            "schema": {"type": ["string", "null"]},
+            "description": "Optional. The exact URL the vendor calls, when a proxy in front of Airflow rewrites it "
+            "(default: the URL the request arrived at).",
+        },
+        "webhook_store_conn_id": {
+            "label": "Webhook event store connection",
+            "schema": {"type": ["string", "null"]},
+            "description": "Optional. A SQL connection for the verified webhook events (default: a SQLite file in "
+            "AIRFLOW_HOME, which works only when the API server, workers and triggerer share one machine).",
+        },
+    }
+
+
+_SIGNING_SECRET = (
+    "Optional. The secret {api} signs its webhooks with; without it POST /sms-webhooks/<this connection> "
+    "refuses every request."
+)
+
+
 def _common_placeholders(send_rate_limit: str) -> dict[str, str]:
     return {
         "timeout": "30",
@@ -170,6 +199,9 @@ def get_provider_info() -> dict[str, Any]:
                         "reports, GET /deliveries, webhooks, the key check, cost quotes) as N/SECONDS (default "
                         "30/60, MTA's documented general limit; 0 turns pacing off).",
                     },
+                    **_webhook_fields(
+                        "webhook_secret", "Webhook secret", _SIGNING_SECRET.format(api="MTA") + " (X-Signature, HMAC)"
+                    ),
                 },
             },
             {
@@ -206,6 +238,13 @@ def get_provider_info() -> dict[str, Any]:
                         send_rate_limit="Optional. Client-side pacing of POST /messages as N/SECONDS (default "
                         "off: Telnyx queues messages at your number's rate).",
                     ),
+                    **_webhook_fields(
+                        "webhook_public_key",
+                        "Webhook public key",
+                        "Optional. Telnyx's public key (base64, Mission Control > Keys & Credentials) that checks "
+                        "its Ed25519 webhook signatures; without it POST /sms-webhooks/<this connection> refuses "
+                        "every request.",
+                    ),
                 },
             },
             {
@@ -239,6 +278,7 @@ def get_provider_info() -> dict[str, Any]:
                         max_retries=_PER_RECIPIENT_RETRIES,
                         send_rate_limit="Optional. Client-side pacing of message sends as N/SECONDS (default off).",
                     ),
+                    **_webhook_fields("webhook_secret", "Webhook signing key", _SIGNING_SECRET.format(api="Bird")),
                 },
             },
         ],

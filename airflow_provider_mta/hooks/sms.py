@@ -152,18 +152,20 @@ class SmsHook(BaseHook):
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Legacy form widgets for UIs that still render them with WTForms; empty when unavailable."""
         try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
             from flask_babel import lazy_gettext
-            from wtforms import StringField
+            from wtforms import PasswordField, StringField
         except ImportError:
             return {}
         fields = _declared(cls.conn_type)["conn-fields"]
-        return {
-            name: StringField(
-                lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=lazy_gettext(spec["description"])
+        widgets: dict[str, Any] = {}
+        for name, spec in fields.items():
+            secret = spec["schema"].get("format") == "password"
+            field, widget = (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
+            widgets[name] = field(
+                lazy_gettext(spec["label"]), widget=widget(), description=lazy_gettext(spec["description"])
             )
-            for name, spec in fields.items()
-        }
+        return widgets
 
     # -- configuration --------------------------------------------------------------------------
 

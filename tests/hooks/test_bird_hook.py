@@ -109,6 +109,9 @@ def test_the_form_is_declared():
         "default_region",
         "opt_out_conn_id",
         "rate_limit_conn_id",
+        "webhook_secret",
+        "webhook_url",
+        "webhook_store_conn_id",
     }
     assert set(entry["conn-fields"]) == set(BirdHook.extra_names)
     behaviour = BirdHook.get_ui_field_behaviour()

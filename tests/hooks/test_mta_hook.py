@@ -80,9 +80,14 @@ def test_form_is_declared_as_data_and_by_the_legacy_methods():
         "opt_out_conn_id",
         "rate_limit_conn_id",
         "general_rate_limit",
+        "webhook_secret",
+        "webhook_url",
+        "webhook_store_conn_id",
     }
     assert MtaHook.get_ui_field_behaviour()["relabeling"] == {"host": "Base URL", "password": "API Key"}
     assert isinstance(MtaHook.get_connection_form_widgets(), dict)
+    assert conn_type["conn-fields"]["webhook_secret"]["schema"]["format"] == "password"  # masked in the form
+    assert telnyx["conn-fields"]["webhook_public_key"]["schema"]["format"] == "password"
 
 
 def test_verify_and_test_connection_against_the_sandbox(sandbox):

@@ -93,6 +93,9 @@ def test_extra_fields_carry_the_declared_labels_descriptions_and_types(mta_form)
             "default_region",
             "opt_out_conn_id",
             "rate_limit_conn_id",
+            "webhook_secret",
+            "webhook_url",
+            "webhook_store_conn_id",
         }
     )
     for name, spec in CONN_FIELDS.items():
