@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mta.hooks.per_recipient import PerRecipientHook
-from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, ConnectionSettings
+from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, WEBHOOK_EXTRAS, ConnectionSettings
 
 if TYPE_CHECKING:
     from airflow_provider_mta.backends.bird.client import AsyncBirdClient, BirdClient
@@ -55,7 +55,7 @@ class BirdHook(PerRecipientHook):
     provider = "bird"
     default_base_url = DEFAULT_BASE_URL
     default_path = ""
-    extra_names = (*COMMON_EXTRAS, *REQUIRED_EXTRAS)
+    extra_names = (*COMMON_EXTRAS, *REQUIRED_EXTRAS, "webhook_secret", *WEBHOOK_EXTRAS)
     sends_per_recipient = True
     resend_is_safe = False
     key_namespace = _REFERENCES

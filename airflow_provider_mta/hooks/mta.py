@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, SmsHook
+from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, WEBHOOK_EXTRAS, SmsHook
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -49,7 +49,7 @@ class MtaHook(SmsHook):
     default_path = "v3"
     resend_is_safe = True  # MTA answers 409 to a repeated X-Request-Id (docs/assumptions.md)
     requests_per_check = 10  # 20 a minute at the default 30 s interval, under MTA's general 30 a minute
-    extra_names = (*COMMON_EXTRAS, "general_rate_limit")
+    extra_names = (*COMMON_EXTRAS, "general_rate_limit", "webhook_secret", *WEBHOOK_EXTRAS)
 
     def __init__(
         self,

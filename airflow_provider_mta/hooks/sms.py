@@ -40,6 +40,9 @@ COMMON_EXTRAS = (
     "opt_out_conn_id",
     "rate_limit_conn_id",
 )
+WEBHOOK_EXTRAS = ("webhook_url", "webhook_store_conn_id")
+"""Extras of the webhook receiver every connection type has; each type adds the name of its secret."""
+_RECEIVER_EXTRAS = (*WEBHOOK_EXTRAS, "webhook_secret", "webhook_public_key")  # read by webhooks/, never the client
 SEND_PRIORITIES = ("normal", "page")
 """``send_priority`` of a hook: ``page`` sends may use the slots each rate-limit window keeps for pages."""
 
@@ -234,7 +237,7 @@ class SmsHook(BaseHook):
             send_rate_limit=rate,
             region=region,
             opt_out_conn_id=opt_out,
-            extras={k: v for k, v in values.items() if k not in COMMON_EXTRAS},
+            extras={k: v for k, v in values.items() if k not in COMMON_EXTRAS and k not in _RECEIVER_EXTRAS},
             rate_limit_conn_id=rate_limit_conn_id or None,
             send_priority=self.send_priority,
         )

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mta.hooks.per_recipient import PerRecipientHook
-from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, ConnectionSettings
+from airflow_provider_mta.hooks.sms import COMMON_EXTRAS, WEBHOOK_EXTRAS, ConnectionSettings
 
 if TYPE_CHECKING:
     from airflow_provider_mta.backends.telnyx.client import AsyncTelnyxClient, TelnyxClient
@@ -53,7 +53,7 @@ class TelnyxHook(PerRecipientHook):
     provider = "telnyx"
     default_base_url = DEFAULT_BASE_URL
     default_path = "v2"
-    extra_names = (*COMMON_EXTRAS, "from", "messaging_profile_id")
+    extra_names = (*COMMON_EXTRAS, "from", "messaging_profile_id", "webhook_public_key", *WEBHOOK_EXTRAS)
     sends_per_recipient = True
     resend_is_safe = False
     key_namespace = _KEYS
