@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_connection_form_ui import free_port
+from tests.integration.api_server import free_port
 
 pytestmark = pytest.mark.integration
 

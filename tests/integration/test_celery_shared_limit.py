@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AIRFLOW, API_KEY, REDIS_HOST, REDIS_PORT
-from tests.integration.test_connection_form_ui import free_port, wait_for
+from tests.integration.api_server import free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.redis]
 

@@ -9,8 +9,6 @@ the README and the examples use; the sandbox must receive it with the run's date
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
 import subprocess
 import textwrap
@@ -21,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import AIRFLOW, mta_conn_json
-from tests.integration.test_connection_form_ui import free_port, stop_process_group, wait_for
+from tests.integration.airflow_stack import airflow_stack, stack_env, tails
+from tests.integration.api_server import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,73 +44,16 @@ DAG_FILE = textwrap.dedent(
 )
 
 
-def _clean_environ() -> dict[str, str]:
-    """The test process's environment without its AIRFLOW_* settings (this test has its own home)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-
-
 @pytest.fixture
 def airflow_env(tmp_path: Path, sandbox: Any) -> dict[str, str]:
-    home, dags = tmp_path / "home", tmp_path / "dags"
-    home.mkdir()
-    dags.mkdir()
-    (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
-    port = free_port()
-    env = {
-        **_clean_environ(),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "2",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),  # the scheduler signs, the API server checks
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__MTA__QUIET_HOURS": "off",
-        "AIRFLOW_CONN_MTA_DEFAULT": mta_conn_json(sandbox.base_url, api_key=sandbox.api_key, send_rate_limit="0"),
-    }
-    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
-    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
-    return env
+    conn = mta_conn_json(sandbox.base_url, api_key=sandbox.api_key, send_rate_limit="0")
+    return stack_env(tmp_path, {f"{DAG_ID}.py": DAG_FILE}, AIRFLOW_CONN_MTA_DEFAULT=conn)
 
 
 @pytest.fixture
 def airflow_components(airflow_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Path]]:
-    """api-server, dag-processor and scheduler, each in its own process group; their logs by name."""
-    port = airflow_env["AIRFLOW__API__PORT"]
-    commands = {
-        "api-server": [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"],
-        "dag-processor": [AIRFLOW, "dag-processor"],
-        "scheduler": [AIRFLOW, "scheduler"],
-    }
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = {name: tmp_path / f"{name}.log" for name in commands}
-    try:
-        for name, command in commands.items():
-            with logs[name].open("wb") as log:
-                procs.append(
-                    subprocess.Popen(
-                        command,
-                        env=airflow_env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
-                )
+    with airflow_stack(airflow_env, tmp_path) as logs:
         yield logs
-    finally:
-        for proc in reversed(procs):
-            stop_process_group(proc)
-
-
-def _tails(logs: dict[str, Path]) -> str:
-    return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-2500:]}" for name, path in logs.items())
 
 
 def test_a_run_triggered_from_the_cli_renders_its_date_under_the_scheduler(airflow_env, airflow_components, sandbox):
@@ -143,8 +85,8 @@ def test_a_run_triggered_from_the_cli_renders_its_date_under_the_scheduler(airfl
 
         state, logical_date, run_after = wait_for("the triggered run to finish", finished, timeout=120, interval=1)
     except BaseException:
-        print(_tails(airflow_components))
+        print(tails(airflow_components))
         raise
-    assert (state, logical_date) == ("success", None), _tails(airflow_components)
+    assert (state, logical_date) == ("success", None), tails(airflow_components)
     texts = [m["text"] for m in sandbox.messages() if m["to"] == PHONE]
     assert texts == [f"Report for {str(run_after)[:10]} is in"], texts
