@@ -39,9 +39,12 @@ class OptOutTable:
 
     @property
     def db_hook(self) -> Any:
+        """The connection's DbApiHook, with its statement log off: its parameters are phone numbers."""
         from airflow_provider_mta.utils.sql_rows import get_db_hook
 
-        return get_db_hook(self.conn_id)
+        hook = get_db_hook(self.conn_id)
+        hook.log_sql = False
+        return hook
 
     def ensure(self) -> None:
         """Create the table when it does not exist yet (once per instance)."""
