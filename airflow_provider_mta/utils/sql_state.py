@@ -51,6 +51,9 @@ class SqlStateStore:
 
                 os.makedirs(os.path.dirname(os.path.abspath(str(self.path))), exist_ok=True)
                 self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+                # WAL: readers never wait for the writer, and a commit costs no fsync of the whole file
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             for statement in self.ddl:
                 self._execute(statement, ())
         except MtaConfigError:

@@ -137,6 +137,21 @@ def test_a_stop_reply_lands_in_the_opt_out_table(wired):
     assert answer.status_code == 202 and answer.json()["optOut"] is True
     table = OptOutTable(conn_id="optouts_it")
     wait_for("the opt-out table to hold the number", lambda: STOPPER in set(table.recipients()), timeout=30)
+    # the next batch on this connection (which names the table in its opt_out_conn_id extra) skips the number
+    from types import SimpleNamespace
+
+    from airflow_provider_mta.operators.batch import BatchPersonalizedSmsOperator
+    from tests.reliability.helpers import StateStore
+
+    rows = [{"phone": APPROVER, "name": "Ann"}, {"phone": "(317) 555-2222", "name": "Bo"}]
+    op = BatchPersonalizedSmsOperator(task_id="next_batch", sms_conn_id="mta_hooks", rows=rows, message="Hi {{ name }}")
+    ti = SimpleNamespace(dag_id="d", task_id="next_batch", run_id="after-stop", map_index=-1, try_number=1)
+    ctx: dict[str, Any] = {"ds": "2026-12-06", "params": {}, "ti": ti, "task_state_store": StateStore()}
+    op.render_template_fields(ctx)
+    out = op.execute(ctx)
+    assert (out["sent"], out["suppressed"]) == (1, 1)
+    texted = {m["to"] for m in wired.messages() if m["text"].startswith("Hi ")}
+    assert texted == {APPROVER}
 
 
 def test_telnyx_and_bird_events_arrive_verified(wired):
