@@ -75,8 +75,8 @@ def measure(sandbox: Any, *, recipients: int, chunk_size: int, delay: float, web
     from airflow_provider_mta.sensors.delivery import MtaDeliverySensor
 
     sandbox.reset()
-    sent_at = time.monotonic()
     message_ids = send_chunks(sandbox, recipients=recipients, chunk_size=chunk_size)
+    sent_at = time.monotonic()  # the last chunk's send: every text is final ``delay`` after it
     extra: dict[str, Any] = {"general_rate_limit": "0", "max_retries": 0}
     if webhooks:
         extra["webhook_secret"] = "bench-webhook-secret"
