@@ -76,7 +76,7 @@ BENCH_SCALE_ARGS ?= --recipients 40000
 BENCH_PAGES_ARGS ?= --recipients 24000 --pages 10
 endif
 
-bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU per message, DAG-parse cost, paging in an outage, scale-out, pages during a batch
+bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU per message, DAG-parse cost, paging in an outage, scale-out, sensor requests, pages during a batch, sensor with webhooks
 	@echo "== 1. Throughput against the rate limit =="
 	$(VENV)/bin/python bench/throughput.py $(BENCH_THROUGHPUT_ARGS)
 	@echo "== 2. Memory: $(BENCH_MEMORY_ROWS) PostgreSQL rows =="
@@ -89,8 +89,12 @@ bench: $(STAMP)  ## throughput, memory (needs PostgreSQL on 127.0.0.1:5432), CPU
 	$(VENV)/bin/python bench/page_failover.py $(BENCH_FAILOVER_ARGS)
 	@echo "== 6. Scale-out: 1, 2, 4, 8 processes sharing one account's limit (needs Redis on 127.0.0.1:6379) =="
 	$(VENV)/bin/python bench/scale_out.py $(BENCH_SCALE_ARGS)
-	@echo "== 7. Pages during a batch: 10 pages while 8 processes send (needs Redis on 127.0.0.1:6379) =="
+	@echo "== 7. Delivery sensor: requests per check for 1,000, 20,000 and 100,000 recipients =="
+	$(VENV)/bin/python bench/sensor_requests.py
+	@echo "== 8. Pages during a batch: 10 pages while 8 processes send (needs Redis on 127.0.0.1:6379) =="
 	$(VENV)/bin/python bench/page_latency.py $(BENCH_PAGES_ARGS)
+	@echo "== 9. Delivery sensor with and without webhooks, 100,000 recipients =="
+	$(VENV)/bin/python bench/sensor_webhooks.py
 
 clean:
 	rm -rf $(VENV) $(VENV31) .pytest_cache .mypy_cache .ruff_cache

@@ -92,3 +92,13 @@ def test_page_latency_bench_runs(redis_url):
     assert "| mode | pages sent | median page latency |" in out
     assert "| before | 3 / 3 | " in out and "| no-priority | 3 / 3 | " in out and "| after | 3 / 3 | " in out
     assert "after: | page | fired (s after the first batch send) |" in out
+
+
+def test_sensor_requests_bench_runs():
+    out = run("sensor_requests.py", "--sizes", "1000")
+    assert "| honoured | 1,000 | 2 | 2 |" in out and "| ignored | 1,000 | 2 | 2 |" in out
+
+
+def test_sensor_webhooks_bench_runs():
+    out = run("sensor_webhooks.py", "--recipients", "1000", "--delay", "4")
+    assert "| with webhooks | 2 | 1 | 2-2 | 1 | 0 | 2 |" in out
